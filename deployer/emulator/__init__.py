@@ -1,0 +1,77 @@
+"""A local AppFlow service that real boto3 clients talk to over HTTP.
+
+``Emulator`` starts it in-process on a free loopback port and stops it on exit::
+
+    with Emulator() as emulator:
+        client = boto3.client("appflow", endpoint_url=emulator.endpoint, region_name="us-east-1")
+
+``stack emulator`` runs the same server until interrupted. The modules behind it:
+``server`` (HTTP and the wire format), ``service`` (the operations), ``store``
+(SQLite), ``knobs`` (latency, throttling, faults).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Callable
+
+from deployer.emulator.knobs import Clock, Knobs
+from deployer.emulator.server import EmulatorServer
+from deployer.emulator.service import AppFlowService
+from deployer.emulator.store import Store
+
+__all__ = ["Emulator", "Knobs"]
+
+
+class Emulator:
+    """The emulator, running in a background thread of this process while entered."""
+
+    def __init__(
+        self,
+        knobs: Knobs | None = None,
+        *,
+        data_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Clock = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.knobs = knobs or Knobs()
+        self._store = Store(data_dir)
+        self.service = AppFlowService(self._store, self.knobs, clock, sleep)
+        self._server = EmulatorServer((host, port), self.service)
+        self._thread = None
+
+    @property
+    def endpoint(self) -> str:
+        return self._server.endpoint
+
+    @property
+    def stats(self):  # type: ignore[no-untyped-def]
+        return self.service.stats
+
+    def start(self) -> "Emulator":
+        if self._thread is None:
+            self._thread = self._server.serve_in_thread()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+        self._store.close()
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

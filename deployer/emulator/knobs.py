@@ -1,0 +1,108 @@
+"""The emulator's realism knobs and the mechanisms behind them.
+
+Latency, a per-account token bucket, random server faults and scripted faults make
+the emulator behave like a loaded AWS endpoint, for retry tests and benchmarks.
+Every knob can be changed while the emulator runs; the clock and the random source
+are injected so that tests are reproducible and never wait for real.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+Clock = Callable[[], float]
+
+DEFAULT_ACCOUNT_ID = "123456789012"
+DEFAULT_QUOTA = 100  # AWS's default (soft) quota of connector profiles per account and region
+
+
+@dataclass
+class Knobs:
+    """Settable behaviour of a running emulator."""
+
+    latency_ms: float = 0.0
+    tps: float | None = None
+    fault_rate: float = 0.0
+    seed: int | None = None
+    quota: int = DEFAULT_QUOTA
+    account_id: str = DEFAULT_ACCOUNT_ID
+    private_delay_s: float = 1.0
+    # Faults to answer with, in order, before anything else: (operation or None for any, error code).
+    scripted_faults: deque[tuple[str | None, str]] = field(default_factory=deque)
+
+    def fail_next(self, code: str, *, operation: str | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` calls (of ``operation``, or any) with AWS error ``code``."""
+        for _ in range(times):
+            self.scripted_faults.append((operation, code))
+
+
+class TokenBucket:
+    """Calls per second per account; a call that finds the bucket empty is throttled."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._levels: dict[str, tuple[float, float]] = {}
+
+    def take(self, account: str, tps: float) -> bool:
+        now = self._clock()
+        with self._lock:
+            level, since = self._levels.get(account, (tps, now))
+            level = min(tps, level + (now - since) * tps)
+            if level < 1.0:
+                self._levels[account] = (level, now)
+                return False
+            self._levels[account] = (level - 1.0, now)
+            return True
+
+
+class FaultSource:
+    """Decides which calls fail: scripted faults first, then random ones at ``fault_rate``."""
+
+    def __init__(self, knobs: Knobs) -> None:
+        self._knobs = knobs
+        self._lock = threading.Lock()
+        self._random = random.Random(knobs.seed)
+        self._seed = knobs.seed
+
+    def next_fault(self, operation: str) -> str | None:
+        with self._lock:
+            if self._knobs.seed != self._seed:
+                self._seed = self._knobs.seed
+                self._random = random.Random(self._seed)
+            faults = self._knobs.scripted_faults
+            for index, (wanted, code) in enumerate(faults):
+                if wanted is None or wanted == operation:
+                    del faults[index]
+                    return code
+            if self._knobs.fault_rate > 0 and self._random.random() < self._knobs.fault_rate:
+                return "InternalServerException"
+            return None
+
+
+@dataclass
+class CallStats:
+    """What the emulator was asked and how it answered, for tests and benchmarks."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, operation: str, error_code: str | None) -> None:
+        with self._lock:
+            self.calls[operation] += 1
+            if error_code:
+                self.errors[error_code] += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.errors.clear()
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())

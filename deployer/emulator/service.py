@@ -1,0 +1,300 @@
+"""The AppFlow connector-profile operations, as the emulator performs them.
+
+Takes a decoded request (operation, region, JSON body) and returns the JSON
+response or raises ``ApiError`` with the AWS error code and HTTP status. Knows
+nothing of HTTP; the server in ``server.py`` does the wire format.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from deployer.apimodel import Violation, check_value, format_path, input_shape
+from deployer.connectors import CONFIG, CREDENTIALS, check_connector_rules
+from deployer.emulator.knobs import CallStats, Clock, FaultSource, Knobs, TokenBucket
+from deployer.emulator.store import Store, StoredProfile, StoredToken
+
+TOKEN_LIFETIME_S = 8 * 3600  # clientToken is active for 8 hours (AWS CLI reference)
+DEFAULT_MAX_RESULTS = 20
+
+ERROR_STATUS = {
+    "ValidationException": 400,
+    "SerializationException": 400,
+    "ConnectorAuthenticationException": 401,
+    "ServiceQuotaExceededException": 402,
+    "AccessDeniedException": 403,
+    "MissingAuthenticationTokenException": 403,
+    "IncompleteSignatureException": 403,
+    "ResourceNotFoundException": 404,
+    "UnknownOperationException": 404,
+    "ConflictException": 409,
+    "RequestEntityTooLargeException": 413,
+    "ThrottlingException": 429,
+    "InternalServerException": 500,
+}
+
+OPERATIONS = {
+    "/create-connector-profile": "CreateConnectorProfile",
+    "/update-connector-profile": "UpdateConnectorProfile",
+    "/delete-connector-profile": "DeleteConnectorProfile",
+    "/describe-connector-profiles": "DescribeConnectorProfiles",
+}
+
+_FAULT_MESSAGES = {
+    "InternalServerException": "An internal service error occurred. Try the request again.",
+    "ThrottlingException": "Rate exceeded",
+    "ConnectorAuthenticationException": "The connector could not authenticate with the credentials provided.",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = ERROR_STATUS.get(code, 400)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Call:
+    operation: str
+    region: str
+    body: dict[str, Any]
+
+
+class AppFlowService:
+    def __init__(self, store: Store, knobs: Knobs, clock: Clock, sleep: Callable[[float], None]) -> None:
+        self.store = store
+        self.knobs = knobs
+        self.stats = CallStats()
+        self._clock = clock
+        self._sleep = sleep
+        self._bucket = TokenBucket(clock)
+        self._faults = FaultSource(knobs)
+
+    def handle(self, call: Call) -> dict[str, Any]:
+        """Answer one call, or raise ``ApiError``. Knob-made faults come before any effect."""
+        if self.knobs.latency_ms > 0:
+            self._sleep(self.knobs.latency_ms / 1000.0)
+        try:
+            result = self._answer(call)
+        except ApiError as error:
+            self.stats.record(call.operation, error.code)
+            raise
+        self.stats.record(call.operation, None)
+        return result
+
+    def _answer(self, call: Call) -> dict[str, Any]:
+        account = self.knobs.account_id
+        if self.knobs.tps is not None and not self._bucket.take(account, self.knobs.tps):
+            raise ApiError("ThrottlingException", _FAULT_MESSAGES["ThrottlingException"])
+        fault = self._faults.next_fault(call.operation)
+        if fault:
+            raise ApiError(fault, _FAULT_MESSAGES.get(fault, f"Injected {fault}"))
+        _raise_violations(_request_violations(call))
+        handler = {
+            "CreateConnectorProfile": self._create,
+            "UpdateConnectorProfile": self._update,
+            "DeleteConnectorProfile": self._delete,
+            "DescribeConnectorProfiles": self._describe,
+        }[call.operation]
+        return handler(account, call)
+
+    def _create(self, account: str, call: Call) -> dict[str, Any]:
+        body = call.body
+        name = body["connectorProfileName"]
+        with self.store.transaction() as store:
+            replayed = self._replay(store, account, call)
+            if replayed is not None:
+                return replayed
+            if store.get(account, call.region, name) is not None:
+                raise ApiError("ConflictException", f"Connector profile with name '{name}' already exists.")
+            if store.count(account, call.region) >= self.knobs.quota:
+                raise ApiError(
+                    "ServiceQuotaExceededException",
+                    f"The quota of {self.knobs.quota} connector profiles per account and region is reached.",
+                )
+            now = self._clock()
+            private = body["connectionMode"] == "Private"
+            profile = StoredProfile(
+                account=account,
+                region=call.region,
+                name=name,
+                connector_type=body["connectorType"],
+                connector_label=body.get("connectorLabel"),
+                connection_mode=body["connectionMode"],
+                kms_arn=body.get("kmsArn"),
+                credentials_arn=_credentials_arn(account, call.region, name),
+                properties=body[CONFIG]["connectorProfileProperties"],
+                created_at=now,
+                updated_at=now,
+                private_ready_at=now + self.knobs.private_delay_s if private else None,
+            )
+            store.put(profile)
+            response = {"connectorProfileArn": _profile_arn(profile)}
+            self._remember(store, account, call, response)
+            return response
+
+    def _update(self, account: str, call: Call) -> dict[str, Any]:
+        body = call.body
+        name = body["connectorProfileName"]
+        with self.store.transaction() as store:
+            replayed = self._replay(store, account, call)
+            if replayed is not None:
+                return replayed
+            current = store.get(account, call.region, name)
+            if current is None:
+                raise ApiError("ResourceNotFoundException", f"Connector profile '{name}' does not exist.")
+            _raise_violations(
+                check_connector_rules(current.connector_type, current.connector_label, body[CONFIG], creating=False)
+            )
+            now = self._clock()
+            becomes_private = body["connectionMode"] == "Private" and current.connection_mode != "Private"
+            ready_at = current.private_ready_at
+            if body["connectionMode"] != "Private":
+                ready_at = None
+            elif becomes_private:
+                ready_at = now + self.knobs.private_delay_s
+            updated = replace(
+                current,
+                connection_mode=body["connectionMode"],
+                properties=body[CONFIG]["connectorProfileProperties"],
+                updated_at=now,
+                private_ready_at=ready_at,
+            )
+            store.put(updated)
+            response = {"connectorProfileArn": _profile_arn(updated)}
+            self._remember(store, account, call, response)
+            return response
+
+    def _delete(self, account: str, call: Call) -> dict[str, Any]:
+        name = call.body["connectorProfileName"]
+        with self.store.transaction() as store:
+            if store.get(account, call.region, name) is None:
+                raise ApiError("ResourceNotFoundException", f"Connector profile '{name}' does not exist.")
+            store.delete(account, call.region, name)
+        return {}
+
+    def _describe(self, account: str, call: Call) -> dict[str, Any]:
+        body = call.body
+        names = body.get("connectorProfileNames")
+        wanted_type, wanted_label = body.get("connectorType"), body.get("connectorLabel")
+        page_size = body.get("maxResults", DEFAULT_MAX_RESULTS)
+        start = _decode_next_token(body.get("nextToken"))
+        with self.store.transaction() as store:
+            matches = [
+                profile
+                for profile in store.list(account, call.region)
+                if (names is None or profile.name in names)
+                and (wanted_type is None or profile.connector_type == wanted_type)
+                and (wanted_label is None or profile.connector_label == wanted_label)
+            ]
+        page = matches[start : start + page_size]
+        response: dict[str, Any] = {"connectorProfileDetails": [self._describe_one(p) for p in page]}
+        if start + page_size < len(matches):
+            response["nextToken"] = _encode_next_token(start + page_size)
+        return response
+
+    def _describe_one(self, profile: StoredProfile) -> dict[str, Any]:
+        detail: dict[str, Any] = {
+            "connectorProfileArn": _profile_arn(profile),
+            "connectorProfileName": profile.name,
+            "connectorType": profile.connector_type,
+            "connectionMode": profile.connection_mode,
+            "credentialsArn": profile.credentials_arn,
+            "connectorProfileProperties": profile.properties,
+            "createdAt": profile.created_at,
+            "lastUpdatedAt": profile.updated_at,
+        }
+        if profile.connector_label:
+            detail["connectorLabel"] = profile.connector_label
+        if profile.private_ready_at is not None:
+            ready = self._clock() >= profile.private_ready_at
+            detail["privateConnectionProvisioningState"] = {"status": "CREATED" if ready else "PENDING"}
+        return detail
+
+    def _replay(self, store: Store, account: str, call: Call) -> dict[str, Any] | None:
+        """The first response for a repeated clientToken, or None for a new token."""
+        token = call.body.get("clientToken")
+        if not token:
+            return None
+        seen = store.get_token(account, call.region, call.operation, token)
+        if seen is None or self._clock() - seen.created_at > TOKEN_LIFETIME_S:
+            return None
+        if seen.digest != _digest(call.body):
+            raise ApiError(
+                "ConflictException",
+                "The clientToken was already used with different input parameters. "
+                "Use a new clientToken for a different request.",
+            )
+        return seen.response
+
+    def _remember(self, store: Store, account: str, call: Call, response: dict[str, Any]) -> None:
+        token = call.body.get("clientToken")
+        if token:
+            entry = StoredToken(_digest(call.body), response, self._clock())
+            store.put_token(account, call.region, call.operation, token, entry)
+
+
+def _request_violations(call: Call) -> list[Violation]:
+    """Model violations, and for a create also AppFlow's connector rules (update's need the stored type)."""
+    found = check_value(input_shape(call.operation), call.body)
+    body = call.body
+    if call.operation == "CreateConnectorProfile" and isinstance(body.get("connectorType"), str):
+        label = body.get("connectorLabel")
+        found += check_connector_rules(
+            body["connectorType"], label if isinstance(label, str) else None, body.get(CONFIG) or {}, creating=True
+        )
+    return found
+
+
+def _raise_violations(violations: list[Violation]) -> None:
+    if not violations:
+        return
+    count = len(violations)
+    details = "; ".join(_describe_violation(v) for v in violations)
+    raise ApiError("ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: {details}")
+
+
+def _describe_violation(violation: Violation) -> str:
+    # Like AWS, name the member and echo the value, except for credentials.
+    text = f"'{format_path(violation.path)}' {violation.problem}"
+    hidden = violation.sensitive or CREDENTIALS in violation.path
+    if violation.has_value and not hidden:
+        text = f"Value {json.dumps(violation.value)} at {text}"
+    return f"{text} ({violation.fix})" if violation.fix else text
+
+
+def _digest(body: dict[str, Any]) -> str:
+    canonical = {k: v for k, v in body.items() if k != "clientToken"}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def _profile_arn(profile: StoredProfile) -> str:
+    return f"arn:aws:appflow:{profile.region}:{profile.account}:connectorprofile/{profile.name}"
+
+
+def _credentials_arn(account: str, region: str, name: str) -> str:
+    suffix = secrets.token_hex(3)
+    return f"arn:aws:secretsmanager:{region}:{account}:secret:appflow!{account}-{name}-{suffix}"
+
+
+def _encode_next_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _decode_next_token(token: str | None) -> int:
+    if token is None:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError):
+        raise ApiError("ValidationException", "Invalid nextToken: pass the nextToken of an earlier response.") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise ApiError("ValidationException", "Invalid nextToken: pass the nextToken of an earlier response.")
+    return offset

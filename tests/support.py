@@ -1,0 +1,109 @@
+"""Test helpers shared across the suite: a fake clock, boto3 clients, model-driven sample requests."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from deployer.apimodel import compiled_pattern, shape
+from deployer.connectors import CONFIG, CREDENTIALS, PROPERTIES, connector_key
+
+DUMMY_CREDENTIALS = {"aws_access_key_id": "AKIDTEST", "aws_secret_access_key": "test-secret"}
+
+
+class FakeClock:
+    """A clock that moves only when told; its ``sleep`` advances it instead of waiting."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+
+
+def appflow_client(endpoint: str, region: str = "us-east-1", *, attempts: int = 1, **config: Any) -> Any:
+    """A real boto3 AppFlow client for the emulator; by default it does not retry, so errors surface."""
+    return boto3.client(
+        "appflow",
+        endpoint_url=endpoint,
+        region_name=region,
+        config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}, **config),
+        **DUMMY_CREDENTIALS,
+    )
+
+
+# Candidate values for model strings; the first that satisfies the member's pattern and
+# length is used, so a pattern added to the model later fails loudly here, not silently.
+_STRING_CANDIDATES = [
+    "sample-value",
+    "https://example.my.salesforce.com",
+    "arn:aws:iam::123456789012:role/sample-role",
+    "arn:aws:kms:us-east-1:123456789012:key/sample-key",
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:sample",
+    "arn:aws:appflow:us-east-1:123456789012:connectorprofile/sample",
+    "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0",
+    "header.payload.signature",
+    "100",
+    "sample",
+    "EN",
+]
+
+
+def sample_value(model_shape: Shape, name: str = "") -> Any:
+    """A value for every member of ``model_shape`` that the API model accepts."""
+    if isinstance(model_shape, StructureShape):
+        return {member: sample_value(s, member) for member, s in model_shape.members.items()}
+    if isinstance(model_shape, ListShape):
+        return [sample_value(model_shape.member)]
+    if isinstance(model_shape, MapShape):
+        return {sample_value(model_shape.key): sample_value(model_shape.value)}
+    kind = model_shape.type_name
+    if kind == "boolean":
+        return True
+    if kind in ("integer", "long"):
+        return max(int(model_shape.metadata.get("min", 1)), 1) if name != "portNumber" else 443
+    if kind == "string":
+        if model_shape.enum:
+            return model_shape.enum[0]
+        meta = model_shape.metadata
+        for candidate in _STRING_CANDIDATES:
+            fits = meta.get("min", 0) <= len(candidate) <= meta.get("max", 10_000)
+            if fits and ("pattern" not in meta or compiled_pattern(meta["pattern"]).fullmatch(candidate)):
+                return candidate
+        raise AssertionError(f"no sample string fits {model_shape.name}: {meta}")
+    raise AssertionError(f"no sample for {kind}")
+
+
+def full_create_request(connector_type: str, name: str = "sample-profile") -> dict[str, Any]:
+    """A CreateConnectorProfile request for ``connector_type`` with every member of its blocks set."""
+    key = connector_key(connector_type)
+    assert key is not None
+    properties = shape("ConnectorProfileProperties").members  # type: ignore[attr-defined]
+    credentials = shape("ConnectorProfileCredentials").members  # type: ignore[attr-defined]
+    config: dict[str, Any] = {PROPERTIES: {key: sample_value(properties[key])} if key in properties else {}}
+    if key in credentials:
+        config[CREDENTIALS] = {key: sample_value(credentials[key])}
+    request: dict[str, Any] = {
+        "connectorProfileName": name,
+        "connectorType": connector_type,
+        "connectionMode": "Public",
+        CONFIG: config,
+    }
+    if connector_type == "CustomConnector":
+        request["connectorLabel"] = "my-connector"
+    return request
