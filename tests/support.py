@@ -107,3 +107,25 @@ def full_create_request(connector_type: str, name: str = "sample-profile") -> di
     if connector_type == "CustomConnector":
         request["connectorLabel"] = "my-connector"
     return request
+
+
+def signed_call(endpoint: str, path: str, body: bytes | str, region: str = "us-east-1") -> tuple[int, dict[str, str], Any]:
+    """POST ``body`` as-is, SigV4-signed like boto3 signs it: for input boto3 itself cannot serialize."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    data = body.encode() if isinstance(body, str) else body
+    request = AWSRequest(method="POST", url=endpoint + path, data=data, headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(DUMMY_CREDENTIALS["aws_access_key_id"], DUMMY_CREDENTIALS["aws_secret_access_key"]),
+              "appflow", region).add_auth(request)
+    prepared = urllib.request.Request(endpoint + path, data=data, headers=dict(request.headers.items()), method="POST")
+    try:
+        with urllib.request.urlopen(prepared, timeout=10) as response:
+            return response.status, dict(response.headers.items()), json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers.items()), json.loads(error.read() or b"{}")

@@ -1,0 +1,85 @@
+"""The wire protocol: signing, malformed input, sizes, unknown paths, error format."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+
+from deployer.emulator import Emulator
+from deployer.emulator.server import MAX_BODY_BYTES
+from tests.support import full_create_request, signed_call
+
+
+def _raw(emulator: Emulator, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+    url = urlparse(emulator.endpoint)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), json.loads(response.read() or b"{}")
+    finally:
+        connection.close()
+
+
+def test_unsigned_request_is_refused_with_403(emulator: Emulator) -> None:
+    unsigned = boto3.client("appflow", endpoint_url=emulator.endpoint, region_name="us-east-1",
+                            config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}))
+    with pytest.raises(unsigned.exceptions.ClientError) as raised:
+        unsigned.describe_connector_profiles()
+    error = raised.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error["Error"] == {"Code": "MissingAuthenticationTokenException", "Message": "Missing Authentication Token"}
+
+
+def test_authorization_without_a_credential_scope_is_refused(emulator: Emulator) -> None:
+    status, headers, body = _raw(emulator, "/describe-connector-profiles", b"{}", {"Authorization": "Bearer abc"})
+    assert (status, headers["x-amzn-ErrorType"]) == (403, "IncompleteSignatureException")
+    assert "Credential scope" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "error_type"),
+    [
+        (b"{not json", "SerializationException"),
+        (b"[1, 2]", "SerializationException"),
+        (b'{"connectorProfileName": 7}', "ValidationException"),
+        (b'{"connectorProfileName": {"deep": [1]}}', "ValidationException"),
+    ],
+    ids=["not-json", "not-an-object", "number-for-string", "object-for-string"],
+)
+def test_malformed_body_is_a_400(emulator: Emulator, body: bytes, error_type: str) -> None:
+    status, headers, answer = signed_call(emulator.endpoint, "/delete-connector-profile", body)
+    assert (status, headers["x-amzn-ErrorType"]) == (400, error_type)
+    assert answer["message"]
+    # and the server still answers afterwards
+    assert signed_call(emulator.endpoint, "/describe-connector-profiles", b"{}")[0] == 200
+
+
+def test_oversized_body_is_refused_without_reading_it(emulator: Emulator) -> None:
+    body = b"{" + b" " * MAX_BODY_BYTES + b"}"
+    status, headers, answer = signed_call(emulator.endpoint, "/create-connector-profile", body)
+    assert (status, headers["x-amzn-ErrorType"]) == (413, "RequestEntityTooLargeException")
+    assert signed_call(emulator.endpoint, "/describe-connector-profiles", b"{}")[0] == 200
+
+
+def test_unknown_path_is_a_404(emulator: Emulator) -> None:
+    status, headers, _ = signed_call(emulator.endpoint, "/create-flow", b"{}")
+    assert (status, headers["x-amzn-ErrorType"]) == (404, "UnknownOperationException")
+
+
+def test_region_comes_from_the_credential_scope(emulator: Emulator) -> None:
+    status, _, body = signed_call(emulator.endpoint, "/create-connector-profile",
+                                  json.dumps(full_create_request("Zendesk", "zd")), region="ap-south-1")
+    assert status == 200
+    assert body["connectorProfileArn"] == "arn:aws:appflow:ap-south-1:123456789012:connectorprofile/zd"
+
+
+def test_binds_to_loopback_by_default(emulator: Emulator) -> None:
+    assert urlparse(emulator.endpoint).hostname == "127.0.0.1"
