@@ -22,7 +22,9 @@ from typing import Any
 import botocore.session
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
-ApiPath = tuple["str | int", ...]
+from deployer.paths import Path
+
+ApiPath = Path
 
 _TYPE_NAMES = {
     "string": "a string",
@@ -68,13 +70,6 @@ def input_shape(operation_name: str) -> StructureShape:
 
 def shape(name: str) -> Shape:
     return appflow_model().shape_for(name)
-
-
-def format_path(path: ApiPath) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def type_name(value: Any) -> str:
@@ -206,6 +201,6 @@ def _check_range(model_shape: Shape, value: float, path: ApiPath) -> list[Violat
     return []
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)

@@ -11,8 +11,8 @@ import argparse
 import signal
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from deployer import __version__
 from deployer.errors import ManifestError, StackError

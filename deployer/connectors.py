@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from deployer.apimodel import ApiPath, Violation, shape, suggest
 from botocore.model import StructureShape
+
+from deployer.apimodel import ApiPath, Violation, shape, suggest
 
 PROPERTIES = "connectorProfileProperties"
 CREDENTIALS = "connectorProfileCredentials"
@@ -45,7 +46,7 @@ def _block_members(block: str) -> list[str]:
     return list(block_shape.members)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def connector_key(connector_type: str) -> str | None:
     """The member name of a connector type's blocks: ``Googleanalytics`` -> ``GoogleAnalytics``.
 

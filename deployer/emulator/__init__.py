@@ -13,9 +13,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Callable
 
 from deployer.emulator.knobs import Clock, Knobs
 from deployer.emulator.server import EmulatorServer
@@ -52,7 +52,7 @@ class Emulator:
     def stats(self):  # type: ignore[no-untyped-def]
         return self.service.stats
 
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         if self._thread is None:
             self._thread = self._server.serve_in_thread()
         return self
@@ -68,7 +68,7 @@ class Emulator:
         self._server.server_close()
         self._store.close()
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(

@@ -11,13 +11,15 @@ import base64
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
-from deployer.apimodel import Violation, check_value, format_path, input_shape
+from deployer.apimodel import Violation, check_value, input_shape
 from deployer.connectors import CONFIG, CREDENTIALS, check_connector_rules
 from deployer.emulator.knobs import CallStats, Clock, FaultSource, Knobs, TokenBucket
 from deployer.emulator.store import Store, StoredProfile, StoredToken
+from deployer.paths import format_path
 
 TOKEN_LIFETIME_S = 8 * 3600  # clientToken is active for 8 hours (AWS CLI reference)
 DEFAULT_MAX_RESULTS = 20

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from botocore.model import Shape, StructureShape
 
-from deployer.apimodel import compiled_pattern, format_path, shape
+from deployer.apimodel import compiled_pattern, shape
 from deployer.connectors import CONFIG, CREDENTIALS, PROPERTIES, connector_key, profile_types
 from deployer.emulator import Emulator
+from deployer.paths import format_path
 from tests.support import appflow_client, full_create_request, signed_call
 
 Path = tuple[str, ...]
