@@ -22,9 +22,9 @@ from typing import Any
 import botocore.session
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
-from deployer.paths import Path
+from deployer.paths import KeyPath
 
-ApiPath = Path
+ApiPath = KeyPath
 
 _TYPE_NAMES = {
     "string": "a string",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-Path = tuple["str | int", ...]
+KeyPath = tuple["str | int", ...]
 
 
-def format_path(path: Path) -> str:
+def format_path(path: KeyPath) -> str:
     """``("a", "b", 0, "c")`` -> ``a.b[0].c``."""
     text = ""
     for part in path:

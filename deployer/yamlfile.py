@@ -14,9 +14,9 @@ from typing import Any
 import yaml
 
 from deployer.errors import Diagnostic, ManifestError
-from deployer.paths import Path, format_path
+from deployer.paths import KeyPath, format_path
 
-YamlPath = Path
+YamlPath = KeyPath
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,9 @@ def full_create_request(connector_type: str, name: str = "sample-profile") -> di
     return request
 
 
-def signed_call(endpoint: str, path: str, body: bytes | str, region: str = "us-east-1") -> tuple[int, dict[str, str], Any]:
+def signed_call(
+    endpoint: str, path: str, body: bytes | str, region: str = "us-east-1"
+) -> tuple[int, dict[str, str], Any]:
     """POST ``body`` as-is, SigV4-signed like boto3 signs it: for input boto3 itself cannot serialize."""
     import json
     import urllib.error
