@@ -75,6 +75,20 @@ def has_block(connector_type: str, block: str) -> bool:
     return key is not None and key in _block_members(block)
 
 
+def needs_block(connector_type: str, block: str) -> bool:
+    """Whether creating a profile needs the connector's block: credentials always, properties when they
+    have required members (Amplitude's properties, for one, are an empty structure)."""
+    if not has_block(connector_type, block):
+        return False
+    if block == CREDENTIALS:
+        return True
+    key = connector_key(connector_type)
+    container = shape("ConnectorProfileProperties")
+    assert isinstance(container, StructureShape) and key is not None
+    member = container.members[key]
+    return isinstance(member, StructureShape) and bool(member.required_members)
+
+
 def check_connector_rules(
     connector_type: str,
     connector_label: str | None,
@@ -110,15 +124,16 @@ def check_connector_rules(
         content = config.get(block)
         path = (*base, CONFIG, block)
         if not isinstance(content, dict):
-            if creating and has_block(connector_type, block) and block == CREDENTIALS:
-                found.append(Violation(path, f"credentials for '{key}' are required to create the profile",
+            if creating and needs_block(connector_type, block):
+                what = "credentials" if block == CREDENTIALS else "properties"
+                found.append(Violation(path, f"{what} for '{key}' are required to create the profile",
                                        f"add {block}.{key}"))
             continue
         for member in content:
             if member != key:
                 found.append(Violation((*path, member), f"block does not match connector type '{connector_type}'",
                                        _block_fix(member, key, block)))
-        if key not in content and creating and has_block(connector_type, block):
+        if key not in content and creating and needs_block(connector_type, block):
             found.append(Violation((*path, key), f"required for connector type '{connector_type}'", f"add {key}"))
     credentials = (config.get(CREDENTIALS) or {}).get(key) if isinstance(config.get(CREDENTIALS), dict) else None
     if isinstance(credentials, dict):

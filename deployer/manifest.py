@@ -1,0 +1,332 @@
+"""Reading a stack directory into a ``Manifest``: structure checked, nothing rendered yet.
+
+A stack is a directory with ``stack.yaml`` (or stack-deploy's ``stackql_manifest.yml``).
+This module checks the manifest's shape (top-level keys, resources, props, the
+``values:`` per environment, ``template:`` files) and keeps every raw value with the
+file and YAML path it came from, so that later stages can point at lines. Jinja is
+not evaluated here; see ``render``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deployer.apimodel import suggest
+from deployer.errors import Diagnostic, ManifestError
+from deployer.paths import KeyPath, format_path
+from deployer.yamlfile import YamlDoc, load_yaml
+
+STACK_FILES = ("stack.yaml", "stack.yml", "stackql_manifest.yml")
+TEMPLATE_LIBRARY = "templates"
+TYPE_ALIASES = {"aws.appflow.connector_profiles": "AWS::AppFlow::ConnectorProfile"}
+SUPPORTED_TYPES = ("AWS::AppFlow::ConnectorProfile",)
+
+_TOP_KEYS = ("version", "name", "description", "providers", "globals", "resources")
+_RESOURCE_KEYS = ("name", "type", "props", "exports", "depends_on", "if", "template", "vars", "description",
+                  "DeletionPolicy", "prevent_destroy")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A value as written, with where it was written."""
+
+    value: Any
+    doc: YamlDoc
+    path: KeyPath
+
+    @property
+    def line(self) -> int | None:
+        return self.doc.line_of(self.path)
+
+
+@dataclass(frozen=True)
+class PropSpec:
+    name: str
+    value: Raw | None  # None when the prop has only per-environment values
+    by_env: dict[str, Raw] = field(default_factory=dict)
+
+    def for_env(self, env: str) -> Raw | None:
+        """The value for ``env``: its own entry, else ``default``, else the plain value."""
+        if self.by_env:
+            return self.by_env.get(env) or self.by_env.get("default")
+        return self.value
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    index: int
+    name: str
+    type: str
+    props: tuple[PropSpec, ...]
+    exports: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    condition: Raw | None
+    template_vars: dict[str, Raw]
+    retain: bool
+    prevent_destroy: bool
+    origin: Raw
+
+    @property
+    def label(self) -> str:
+        return f"resources[{self.index}]"
+
+
+@dataclass(frozen=True)
+class GlobalSpec:
+    name: str
+    value: Raw
+
+
+@dataclass(frozen=True)
+class Manifest:
+    stack_dir: Path
+    doc: YamlDoc
+    name: str
+    description: str
+    globals: tuple[GlobalSpec, ...]
+    resources: tuple[ResourceSpec, ...]
+
+
+def find_stack_file(stack_dir: Path) -> Path:
+    if stack_dir.is_file():
+        return stack_dir
+    for name in STACK_FILES:
+        if (stack_dir / name).is_file():
+            return stack_dir / name
+    if not stack_dir.exists():
+        raise ManifestError([Diagnostic(str(stack_dir), None, "", "no such directory",
+                                        "pass the directory that holds stack.yaml")])
+    raise ManifestError([Diagnostic(str(stack_dir), None, "", "no stack.yaml in this directory",
+                                    "create one (see `stack skeleton`) or pass the right directory")])
+
+
+def load_manifest(stack_dir: Path) -> Manifest:
+    stack_file = find_stack_file(stack_dir)
+    root = stack_file.parent
+    doc = load_yaml(stack_file, _display(stack_file))
+    reader = _Reader(doc, root)
+    manifest = reader.read()
+    if reader.problems:
+        raise ManifestError(reader.problems)
+    assert manifest is not None
+    return manifest
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def template_search_path(stack_dir: Path) -> list[Path]:
+    """Where ``template:`` files are looked up: the stack directory, then the nearest ``templates/`` library."""
+    places = [stack_dir.resolve()]
+    for parent in [stack_dir.resolve(), *stack_dir.resolve().parents]:
+        if (parent / TEMPLATE_LIBRARY).is_dir():
+            places.append(parent / TEMPLATE_LIBRARY)
+            break
+    bundled = Path(__file__).resolve().parent.parent / TEMPLATE_LIBRARY
+    if bundled.is_dir() and bundled not in places:
+        places.append(bundled)
+    return places
+
+
+class _Reader:
+    def __init__(self, doc: YamlDoc, root: Path) -> None:
+        self.doc = doc
+        self.root = root
+        self.problems: list[Diagnostic] = []
+
+    def problem(self, doc: YamlDoc, path: KeyPath, message: str, fix: str = "") -> None:
+        self.problems.append(Diagnostic(doc.file, doc.line_of(path), format_path(path), message, fix))
+
+    def read(self) -> Manifest | None:
+        data = self.doc.data
+        if not isinstance(data, dict):
+            self.problem(self.doc, (), "the manifest must be a mapping with 'name' and 'resources'",
+                         "start from `stack skeleton AWS::AppFlow::ConnectorProfile`")
+            return None
+        for key in data:
+            if key not in _TOP_KEYS:
+                self.problem(self.doc, (key,), "unknown key", suggest(str(key), list(_TOP_KEYS)))
+        if data.get("version", 1) != 1:
+            self.problem(self.doc, ("version",), f"unsupported manifest version {data.get('version')!r}",
+                         "use version: 1")
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            self.problem(self.doc, ("name",), "the stack needs a name", "add name: my-stack")
+            name = ""
+        description = data.get("description") or ""
+        stack_globals = self.read_globals(data.get("globals") or [])
+        resources_raw = data.get("resources")
+        if not isinstance(resources_raw, list):
+            self.problem(self.doc, ("resources",), "resources must be a list", "add resources: with - name: ... items")
+            resources_raw = []
+        resources = tuple(
+            r for r in (self.read_resource(i, item) for i, item in enumerate(resources_raw)) if r is not None
+        )
+        seen: dict[str, int] = {}
+        for resource in resources:
+            if resource.name in seen:
+                self.problem(self.doc, ("resources", resource.index, "name"),
+                             f"duplicate resource name '{resource.name}' (also resources[{seen[resource.name]}])",
+                             "give each resource its own name")
+            seen.setdefault(resource.name, resource.index)
+        return Manifest(self.root, self.doc, name, str(description), stack_globals, resources)
+
+    def read_globals(self, items: Any) -> tuple[GlobalSpec, ...]:
+        if not isinstance(items, list):
+            self.problem(self.doc, ("globals",), "globals must be a list of name/value items")
+            return ()
+        found = []
+        for index, item in enumerate(items):
+            path = ("globals", index)
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "value" not in item:
+                self.problem(self.doc, path, "each global needs a name and a value",
+                             "- name: region\n  value: us-east-1")
+                continue
+            found.append(GlobalSpec(item["name"], Raw(item["value"], self.doc, (*path, "value"))))
+        return tuple(found)
+
+    def read_resource(self, index: int, item: Any) -> ResourceSpec | None:
+        path: KeyPath = ("resources", index)
+        if not isinstance(item, dict):
+            self.problem(self.doc, path, "each resource must be a mapping with name, type and props")
+            return None
+        for key in item:
+            if key not in _RESOURCE_KEYS:
+                self.problem(self.doc, (*path, key), "unknown resource key", suggest(str(key), list(_RESOURCE_KEYS)))
+        name = item.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            self.problem(self.doc, (*path, "name"), f"resource name {name!r} is not a valid name",
+                         "use letters, digits and underscores, starting with a letter (it is used as resources.NAME)")
+            return None
+        resource_type = self.read_type(item.get("type"), (*path, "type"))
+        props = self.read_props(self.doc, item.get("props"), (*path, "props"), required=not item.get("template"))
+        if item.get("template") is not None:
+            props = self.merge_template(item["template"], (*path, "template"), props)
+        policy = item.get("DeletionPolicy", "Delete")
+        if policy not in ("Delete", "Retain"):
+            self.problem(self.doc, (*path, "DeletionPolicy"), f"unknown DeletionPolicy {policy!r}",
+                         "use Retain (destroy forgets the resource) or Delete")
+        prevent = item.get("prevent_destroy", False)
+        if not isinstance(prevent, bool):
+            self.problem(self.doc, (*path, "prevent_destroy"), "must be true or false")
+        template_vars = item.get("vars") or {}
+        if not isinstance(template_vars, dict):
+            self.problem(self.doc, (*path, "vars"), "vars must be a mapping of names to values")
+            template_vars = {}
+        return ResourceSpec(
+            index=index,
+            name=name,
+            type=resource_type,
+            props=props,
+            exports=self.read_names(item.get("exports"), (*path, "exports")),
+            depends_on=self.read_names(item.get("depends_on"), (*path, "depends_on")),
+            condition=Raw(item["if"], self.doc, (*path, "if")) if "if" in item else None,
+            template_vars={k: Raw(v, self.doc, (*path, "vars", k)) for k, v in template_vars.items()},
+            retain=policy == "Retain",
+            prevent_destroy=prevent is True,
+            origin=Raw(item, self.doc, path),
+        )
+
+    def read_type(self, value: Any, path: KeyPath) -> str:
+        if value is None:
+            return SUPPORTED_TYPES[0]  # stack-deploy manifests carry no type; the resource is a connector profile
+        resolved = TYPE_ALIASES.get(value, value) if isinstance(value, str) else value
+        if resolved not in SUPPORTED_TYPES:
+            choices = list(SUPPORTED_TYPES) + list(TYPE_ALIASES)
+            self.problem(self.doc, path, f"unsupported resource type {value!r}", suggest(str(value), choices))
+        return str(resolved)
+
+    def read_names(self, value: Any, path: KeyPath) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem(self.doc, path, "must be a list of names")
+            return ()
+        return tuple(value)
+
+    def read_props(self, doc: YamlDoc, value: Any, path: KeyPath, *, required: bool) -> tuple[PropSpec, ...]:
+        if value is None:
+            if required:
+                self.problem(doc, path, "the resource has no props", "add props: with - name: ... value: ... items")
+            return ()
+        if not isinstance(value, list):
+            self.problem(doc, path, "props must be a list of name/value items",
+                         "write - name: ConnectorType\n  value: Salesforce")
+            return ()
+        found: list[PropSpec] = []
+        names: set[str] = set()
+        for index, item in enumerate(value):
+            item_path = (*path, index)
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                self.problem(doc, item_path, "each prop needs a name and a value (or values per environment)")
+                continue
+            prop_name = item["name"]
+            extra = [k for k in item if k not in ("name", "value", "values", "description")]
+            for key in extra:
+                self.problem(doc, (*item_path, key), "unknown prop key", suggest(str(key), ["value", "values"]))
+            if prop_name in names:
+                self.problem(doc, item_path, f"prop '{prop_name}' is set twice", "keep one")
+            names.add(prop_name)
+            if "values" in item:
+                by_env = self.read_env_values(doc, item["values"], (*item_path, "values"))
+                found.append(PropSpec(prop_name, None, by_env))
+            elif "value" in item:
+                found.append(PropSpec(prop_name, Raw(item["value"], doc, (*item_path, "value"))))
+            else:
+                self.problem(doc, item_path, f"prop '{prop_name}' has no value", "add value: or values:")
+        return tuple(found)
+
+    def read_env_values(self, doc: YamlDoc, value: Any, path: KeyPath) -> dict[str, Raw]:
+        if not isinstance(value, dict) or not value:
+            self.problem(doc, path, "values must map environment names to {value: ...}",
+                         "values:\n  prod: {value: Private}\n  default: {value: Public}")
+            return {}
+        found: dict[str, Raw] = {}
+        for env, entry in value.items():
+            if not isinstance(entry, dict) or "value" not in entry:
+                self.problem(doc, (*path, env), "each environment entry needs a value", f"{env}: {{value: ...}}")
+                continue
+            found[str(env)] = Raw(entry["value"], doc, (*path, env, "value"))
+        return found
+
+    def merge_template(self, name: Any, path: KeyPath, own: tuple[PropSpec, ...]) -> tuple[PropSpec, ...]:
+        """Props from a template file, overridden by the resource's own props of the same name."""
+        if not isinstance(name, str):
+            self.problem(self.doc, path, "template must be a file name")
+            return own
+        places = template_search_path(self.root)
+        found = _find_template(name, places)
+        if found is None:
+            where = ", ".join(_display(p) for p in places)
+            self.problem(self.doc, path, f"template '{name}' not found (looked in {where})",
+                         "check the name, or put the file in the stack directory or templates/")
+            return own
+        try:
+            template_doc = load_yaml(found, _display(found))
+        except ManifestError as error:
+            self.problems += error.diagnostics
+            return own
+        data = template_doc.data
+        if not isinstance(data, dict) or "props" not in data:
+            self.problem(template_doc, (), "a template holds props: a list of name/value items")
+            return own
+        from_template = self.read_props(template_doc, data["props"], ("props",), required=True)
+        overridden = {p.name for p in own}
+        return tuple(p for p in from_template if p.name not in overridden) + own
+
+
+def _find_template(name: str, places: list[Path]) -> Path | None:
+    for place in places:
+        candidate = (place / name).resolve()
+        inside = candidate == place or place in candidate.parents
+        if inside and candidate.is_file():
+            return candidate
+    return None

@@ -1,0 +1,327 @@
+"""Rendering: Jinja in a sandbox, value by value, so types and line numbers survive.
+
+Every string in a manifest is a template. A string that is one expression
+(``'{{ IsSandbox }}'``) evaluates to the value itself, so a boolean variable stays
+a boolean and ``none`` means "not set"; any other string renders to text. Undefined
+names are errors that name the variable, the file and the line.
+
+Exports of other resources (``resources.NAME.Attribute``) are known only once that
+resource exists. Until then they render as ``Unknown``; the plan shows them as
+"known after apply" and apply renders the resource again with the real values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from deployer.errors import Diagnostic, ManifestError
+from deployer.manifest import Manifest, Raw, ResourceSpec
+from deployer.paths import KeyPath
+from deployer.yamlfile import load_yaml
+
+ENV_VAR_PREFIX = "STACK_VAR_"
+_ONE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
+_RESOURCE_REFERENCE = re.compile(r"\bresources\s*(?:\.\s*(\w+)|\[\s*['\"](\w+)['\"]\s*\])")
+_OPEN, _CLOSE = "\u2983", "\u2984"
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A value that exists only after apply, such as the ARN of a profile not yet created."""
+
+    reference: str
+
+    def __str__(self) -> str:
+        return f"{_OPEN}{self.reference}{_CLOSE}"
+
+
+def is_unknown(value: Any) -> bool:
+    return isinstance(value, Unknown)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the user passes besides the manifest: environment and variables."""
+
+    env: str = "dev"
+    cli_vars: Mapping[str, str] = field(default_factory=dict)
+    var_files: tuple[Path, ...] = ()
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+@dataclass(frozen=True)
+class Origin:
+    file: str
+    line: int | None
+    label: str  # the user-facing path of the prop, e.g. resources[0].props.ConnectorType
+
+
+@dataclass(frozen=True)
+class RenderedResource:
+    spec: ResourceSpec
+    props: dict[str, Any]  # prop name -> rendered value; unset props are absent
+    origins: dict[KeyPath, Origin]  # (prop name, *nested keys) -> where it was written
+    region: str | None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def origin(self, path: KeyPath) -> Origin:
+        """The origin of ``path`` or of its nearest written ancestor."""
+        for end in range(len(path), 0, -1):
+            found = self.origins.get(path[:end])
+            if found is not None:
+                return found
+        return Origin(self.spec.origin.doc.file, self.spec.origin.line, f"{self.spec.label}.props")
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """The names templates see, before any resource is rendered."""
+
+    manifest: Manifest
+    env: str
+    variables: dict[str, Any]
+    globals: dict[str, Any]
+    active: tuple[ResourceSpec, ...]  # resources whose if: holds in this environment
+
+    @property
+    def region(self) -> str | None:
+        region = self.globals.get("region")
+        return region if isinstance(region, str) and region else None
+
+    def base_names(self) -> dict[str, Any]:
+        return {
+            **self.variables,
+            **self.globals,
+            "vars": dict(self.variables),
+            "stack_name": self.manifest.name,
+            "stack_env": self.env,
+        }
+
+
+_ENVIRONMENT = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def load_variables(manifest: Manifest, inputs: Inputs) -> dict[str, Any]:
+    """Variables, lowest precedence first: environments/<env>.yaml, STACK_VAR_*, --var-file, -e."""
+    variables: dict[str, Any] = {}
+    env_file = manifest.stack_dir / "environments" / f"{inputs.env}.yaml"
+    files = ([env_file] if env_file.is_file() else [])
+    for path in files:
+        variables.update(_read_var_file(path))
+    variables.update({k[len(ENV_VAR_PREFIX):]: v for k, v in inputs.environ.items() if k.startswith(ENV_VAR_PREFIX)})
+    for path in inputs.var_files:
+        variables.update(_read_var_file(path))
+    variables.update(inputs.cli_vars)
+    return variables
+
+
+def _read_var_file(path: Path) -> dict[str, Any]:
+    doc = load_yaml(path, str(path))
+    if doc.data is None:
+        return {}
+    if not isinstance(doc.data, dict) or not all(isinstance(k, str) for k in doc.data):
+        raise ManifestError([Diagnostic(doc.file, 1, "", "a variables file must be a mapping of names to values",
+                                        "write NAME: value lines")])
+    return dict(doc.data)
+
+
+def build_context(manifest: Manifest, inputs: Inputs) -> StackContext:
+    variables = load_variables(manifest, inputs)
+    problems: list[Diagnostic] = []
+    names = {**variables, "vars": dict(variables), "stack_name": manifest.name, "stack_env": inputs.env}
+    rendered_globals: dict[str, Any] = {}
+    for item in manifest.globals:
+        value = _render_tree(item.value, item.value.value, item.value.path, f"globals.{item.name}", names, problems)
+        rendered_globals[item.name] = value
+        names[item.name] = value
+    context = StackContext(manifest, inputs.env, variables, rendered_globals, ())
+    active = []
+    for spec in manifest.resources:
+        if spec.condition is None or _condition_holds(spec, spec.condition, context.base_names(), problems):
+            active.append(spec)
+    if problems:
+        raise ManifestError(problems)
+    return StackContext(manifest, inputs.env, variables, rendered_globals, tuple(active))
+
+
+def _condition_holds(spec: ResourceSpec, condition: Raw, names: dict[str, Any], problems: list[Diagnostic]) -> bool:
+    text = condition.value
+    label = f"{spec.label}.if"
+    if isinstance(text, bool):
+        return text
+    if not isinstance(text, str):
+        problems.append(Diagnostic(condition.doc.file, condition.line, label,
+                                   "if: must be a Jinja expression", "for example: stack_env == 'prod'"))
+        return False
+    match = _ONE_EXPRESSION.match(text)
+    expression = match.group("expr") if match else text
+    try:
+        return bool(_ENVIRONMENT.compile_expression(expression, undefined_to_none=False)(**names))
+    except Exception as error:  # noqa: BLE001 - every Jinja failure becomes a diagnostic
+        problems.append(_jinja_problem(error, condition.doc.file, condition.line, label))
+        return False
+
+
+def references(spec: ResourceSpec) -> set[str]:
+    """Names of resources that ``spec``'s templates refer to as resources.NAME."""
+    found: set[str] = set()
+    for text in _strings(spec):
+        for match in _RESOURCE_REFERENCE.finditer(text):
+            found.add(match.group(1) or match.group(2))
+    return found
+
+
+def variables_used(spec: ResourceSpec) -> set[str]:
+    """Top-level names that ``spec``'s templates read."""
+    found: set[str] = set()
+    for text in _strings(spec):
+        if "{{" in text or "{%" in text:
+            try:
+                found |= jinja2.meta.find_undeclared_variables(_ENVIRONMENT.parse(text))
+            except jinja2.TemplateSyntaxError:
+                continue  # reported when rendered
+    return found
+
+
+def _strings(spec: ResourceSpec) -> list[str]:
+    texts: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    for prop in spec.props:
+        for raw in [prop.value, *prop.by_env.values()]:
+            if raw is not None:
+                collect(raw.value)
+    for raw in spec.template_vars.values():
+        collect(raw.value)
+    return texts
+
+
+def render_resource(
+    spec: ResourceSpec, context: StackContext, exports: Mapping[str, Mapping[str, Any]]
+) -> RenderedResource:
+    """Render one resource; ``exports`` maps earlier resources to their known export values."""
+    problems: list[Diagnostic] = []
+    names = context.base_names()
+    resource_names: dict[str, dict[str, Any]] = {}
+    for other in context.active:
+        known = exports.get(other.name, {})
+        resource_names[other.name] = {
+            attribute: known.get(attribute, Unknown(f"resources.{other.name}.{attribute}"))
+            for attribute in _export_names(other)
+        }
+        for attribute, value in resource_names[other.name].items():
+            if attribute in other.exports:
+                names.setdefault(attribute, value)  # stack-deploy style bare export names
+    names["resources"] = resource_names
+    for key, raw in spec.template_vars.items():
+        names[key] = _render_tree(raw, raw.value, raw.path, f"{spec.label}.vars.{key}", names, problems)
+    props: dict[str, Any] = {}
+    origins: dict[KeyPath, Origin] = {}
+    for prop in spec.props:
+        raw = prop.for_env(context.env)
+        if raw is None:
+            continue
+        label = f"{spec.label}.props.{prop.name}"
+        _record_origins(raw, raw.value, raw.path, (prop.name,), label, origins)
+        props[prop.name] = _render_tree(raw, raw.value, raw.path, label, names, problems)
+    if problems:
+        raise ManifestError(problems)
+    region = props.pop("region", None)
+    if region is not None and not isinstance(region, str):
+        raise ManifestError([Diagnostic(*_where(spec, origins, ("region",)), "region must be a string")])
+    return RenderedResource(spec, props, origins, region or context.region)
+
+
+def _export_names(spec: ResourceSpec) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(("ConnectorProfileArn", "CredentialsArn", "ConnectorProfileName", *spec.exports)))
+
+
+def _where(spec: ResourceSpec, origins: dict[KeyPath, Origin], path: KeyPath) -> tuple[str, int | None, str]:
+    origin = origins.get(path)
+    if origin is None:
+        return spec.origin.doc.file, spec.origin.line, spec.label
+    return origin.file, origin.line, origin.label
+
+
+def _record_origins(raw: Raw, value: Any, yaml_path: KeyPath, prop_path: KeyPath, label: str,
+                    origins: dict[KeyPath, Origin]) -> None:
+    origins[prop_path] = Origin(raw.doc.file, raw.doc.line_of(yaml_path), label)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _record_origins(raw, item, (*yaml_path, key), (*prop_path, key), f"{label}.{key}", origins)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _record_origins(raw, item, (*yaml_path, index), (*prop_path, index), f"{label}[{index}]", origins)
+
+
+def _render_tree(
+    raw: Raw, value: Any, path: KeyPath, label: str, names: dict[str, Any], problems: list[Diagnostic]
+) -> Any:
+    if isinstance(value, str):
+        return _render_string(raw, value, path, label, names, problems)
+    if isinstance(value, dict):
+        return {k: _render_tree(raw, v, (*path, k), f"{label}.{k}", names, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_tree(raw, v, (*path, i), f"{label}[{i}]", names, problems) for i, v in enumerate(value)]
+    return value
+
+
+def _render_string(
+    raw: Raw, text: str, path: KeyPath, label: str, names: dict[str, Any], problems: list[Diagnostic]
+) -> Any:
+    if "{{" not in text and "{%" not in text and "{#" not in text:
+        return text
+    try:
+        match = _ONE_EXPRESSION.match(text)
+        if match:
+            result = _ENVIRONMENT.compile_expression(match.group("expr"), undefined_to_none=False)(**names)
+            if isinstance(result, jinja2.Undefined):
+                str(result)  # raises the UndefinedError that names the variable
+        else:
+            result = _ENVIRONMENT.from_string(text).render(**names)
+    except Exception as error:  # noqa: BLE001 - every Jinja failure becomes a diagnostic
+        problems.append(_jinja_problem(error, raw.doc.file, raw.doc.line_of(path), label))
+        return None
+    if isinstance(result, str) and _OPEN in result:
+        return Unknown(result.replace(_OPEN, "").replace(_CLOSE, ""))
+    return result
+
+
+def _jinja_problem(error: Exception, file: str, line: int | None, label: str) -> Diagnostic:
+    if isinstance(error, jinja2.UndefinedError):
+        missing = re.search(r"'([^']+)' is undefined", str(error))
+        if missing:
+            name = missing.group(1)
+            return Diagnostic(file, line, label, f"undefined variable '{name}'",
+                              f"pass it with -e {name}=..., a --var-file, environments/<env>.yaml "
+                              f"or STACK_VAR_{name}")
+        return Diagnostic(file, line, label, f"undefined value: {error}",
+                          "check the name; resources.NAME must be another resource of this stack in this environment")
+    if isinstance(error, SecurityError):
+        return Diagnostic(file, line, label, f"not allowed in a template: {error}",
+                          "templates may only read variables, globals and resource exports")
+    if isinstance(error, jinja2.TemplateSyntaxError):
+        return Diagnostic(file, line, label, f"template syntax error: {error.message}",
+                          "check the {{ }} and {% %} pairs")
+    return Diagnostic(file, line, label, f"template error: {type(error).__name__}: {error}")
