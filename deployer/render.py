@@ -316,6 +316,12 @@ def _jinja_problem(error: Exception, file: str, line: int | None, label: str) ->
             return Diagnostic(file, line, label, f"undefined variable '{name}'",
                               f"pass it with -e {name}=..., a --var-file, environments/<env>.yaml "
                               f"or STACK_VAR_{name}")
+        attribute = re.search(r"has no attribute '([^']+)'", str(error))
+        if attribute:
+            name = attribute.group(1)
+            return Diagnostic(file, line, label, f"undefined name '{name}'",
+                              f"for a variable, pass it with -e {name}=..., a --var-file, environments/<env>.yaml "
+                              f"or STACK_VAR_{name}; resources.NAME must name a resource of this stack")
         return Diagnostic(file, line, label, f"undefined value: {error}",
                           "check the name; resources.NAME must be another resource of this stack in this environment")
     if isinstance(error, SecurityError):

@@ -1,0 +1,63 @@
+"""The CloudFormation resource schema of AWS::AppFlow::ConnectorProfile, as shipped in the package.
+
+Source of the CloudFormation facts the API model does not carry: which properties
+are read-only, create-only and write-only, and the primary identifier.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+TYPE_NAME = "AWS::AppFlow::ConnectorProfile"
+
+
+@functools.lru_cache(maxsize=1)
+def connector_profile_schema() -> dict[str, Any]:
+    text = resources.files("deployer").joinpath("data/aws-appflow-connectorprofile.schema.json").read_text()
+    return dict(json.loads(text))
+
+
+def _names(key: str) -> tuple[str, ...]:
+    return tuple(p.removeprefix("/properties/") for p in connector_profile_schema().get(key, []))
+
+
+def read_only_properties() -> tuple[str, ...]:
+    return _names("readOnlyProperties")
+
+
+def create_only_properties() -> tuple[str, ...]:
+    return _names("createOnlyProperties")
+
+
+def write_only_properties() -> tuple[str, ...]:
+    return _names("writeOnlyProperties")
+
+
+def primary_identifier() -> str:
+    return _names("primaryIdentifier")[0]
+
+
+def property_paths() -> list[tuple[str, ...]]:
+    """Every property path the schema defines, depth first (for tests and skeletons)."""
+    schema = connector_profile_schema()
+    definitions = schema.get("definitions", {})
+    found: list[tuple[str, ...]] = []
+
+    def walk(node: dict[str, Any], path: tuple[str, ...], seen: frozenset[str]) -> None:
+        ref = node.get("$ref")
+        if ref:
+            name = ref.rsplit("/", 1)[-1]
+            if name in seen:
+                return
+            node, seen = definitions[name], seen | {name}
+        for key, child in node.get("properties", {}).items():
+            found.append((*path, key))
+            walk(child, (*path, key), seen)
+        if node.get("type") == "array" and "items" in node:
+            walk(node["items"], path, seen)
+
+    walk(schema, (), frozenset())
+    return found

@@ -1,0 +1,232 @@
+"""Validation: from a rendered stack to ``Desired`` resources, or every problem at once.
+
+For each resource in this environment: render it, convert it to the API shape, check
+it against the API model and AppFlow's connector rules. For the stack: dependencies
+that exist, no cycles, no duplicate profile names, no export name that shadows a
+variable. No network call is made here. Problems are ``Diagnostic`` values in the
+user's spelling, with file and line; credential values are never shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from deployer.apimodel import ApiPath, Violation, check_value, input_shape
+from deployer.connectors import CONFIG, CREDENTIALS, check_connector_rules
+from deployer.convert import Conversion, to_api
+from deployer.errors import Diagnostic, ManifestError
+from deployer.graph import CycleError, dependency_order
+from deployer.manifest import ResourceSpec
+from deployer.paths import KeyPath, format_path
+from deployer.render import RenderedResource, StackContext, Unknown, references, render_resource, variables_used
+from deployer.schema import read_only_properties
+
+SENSITIVE = "(sensitive)"
+CREATE_OPERATION = "CreateConnectorProfile"
+
+
+@dataclass(frozen=True)
+class Desired:
+    """One resource as this environment wants it, in the API's shape."""
+
+    spec: ResourceSpec
+    rendered: RenderedResource
+    conversion: Conversion
+    depends_on: frozenset[str]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def type(self) -> str:
+        return self.spec.type
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The CreateConnectorProfile request (without clientToken); may hold ``Unknown`` values."""
+        return self.conversion.value
+
+    @property
+    def identifier(self) -> str | Unknown:
+        return self.request.get("connectorProfileName", Unknown(f"resources.{self.name}.ConnectorProfileName"))
+
+    @property
+    def region(self) -> str | None:
+        return self.rendered.region
+
+    @property
+    def has_unknowns(self) -> bool:
+        return _contains_unknown(self.request)
+
+    @property
+    def credentials(self) -> Any:
+        return (self.request.get(CONFIG) or {}).get(CREDENTIALS)
+
+
+@dataclass(frozen=True)
+class DesiredStack:
+    context: StackContext
+    resources: tuple[Desired, ...]  # in dependency order
+    depends_on: Mapping[str, frozenset[str]]
+
+
+def stack_dependencies(context: StackContext) -> tuple[dict[str, frozenset[str]], list[Diagnostic]]:
+    """Declared and inferred dependencies of each active resource, and problems with them."""
+    active = {spec.name: spec for spec in context.active}
+    declared_anywhere = {spec.name for spec in context.manifest.resources}
+    bare_exports = _bare_exports(context)
+    problems: list[Diagnostic] = []
+    graph: dict[str, frozenset[str]] = {}
+    for spec in context.active:
+        wanted = set(spec.depends_on) | references(spec)
+        wanted |= {bare_exports[n] for n in variables_used(spec) if n in bare_exports}
+        for name in sorted(wanted):
+            if name in active:
+                continue
+            where = spec.origin
+            if name in declared_anywhere:
+                message = f"depends on '{name}', which is not part of environment '{context.env}' (its if: is false)"
+                fix = "give both resources the same if:, or remove the dependency"
+            else:
+                message = f"depends on '{name}', which is not a resource of this stack"
+                fix = "check the name in depends_on or resources.NAME"
+            problems.append(Diagnostic(where.doc.file, where.line, spec.label, message, fix))
+        graph[spec.name] = frozenset(n for n in wanted if n in active)
+    problems += _export_collisions(context)
+    return graph, problems
+
+
+def _bare_exports(context: StackContext) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for spec in context.active:
+        for name in spec.exports:
+            found.setdefault(name, spec.name)
+    return found
+
+
+def _export_collisions(context: StackContext) -> list[Diagnostic]:
+    problems = []
+    owner: dict[str, str] = {}
+    taken = set(context.variables) | set(context.globals)
+    for spec in context.active:
+        for name in spec.exports:
+            where = spec.origin
+            if name in owner:
+                problems.append(Diagnostic(where.doc.file, where.line, f"{spec.label}.exports",
+                                           f"export '{name}' is also exported by '{owner[name]}'",
+                                           f"refer to them as resources.{owner[name]}.{name} and "
+                                           f"resources.{spec.name}.{name}, and export the name from one only"))
+            elif name in taken:
+                problems.append(Diagnostic(where.doc.file, where.line, f"{spec.label}.exports",
+                                           f"export '{name}' has the name of a variable or global",
+                                           f"rename the variable, or use resources.{spec.name}.{name}"))
+            owner.setdefault(name, spec.name)
+    return problems
+
+
+def validate_stack(context: StackContext, exports: Mapping[str, Mapping[str, Any]] | None = None) -> DesiredStack:
+    """Every active resource as ``Desired``, in dependency order; raises ``ManifestError`` with all problems."""
+    graph, problems = stack_dependencies(context)
+    try:
+        order = dependency_order([s.name for s in context.active], graph)
+    except CycleError as cycle:
+        first = next(s for s in context.active if s.name == cycle.cycle[0])
+        problems.append(Diagnostic(first.origin.doc.file, first.origin.line, first.label,
+                                   f"dependency cycle: {cycle}", "remove one of these dependencies"))
+        raise ManifestError(problems) from None
+    by_name = {spec.name: spec for spec in context.active}
+    desired: list[Desired] = []
+    for name in order:
+        try:
+            desired.append(desire(by_name[name], context, exports or {}, graph[name]))
+        except ManifestError as error:
+            problems += error.diagnostics
+    problems += _duplicate_identifiers(desired)
+    if problems:
+        raise ManifestError(problems)
+    return DesiredStack(context, tuple(desired), graph)
+
+
+def desire(spec: ResourceSpec, context: StackContext, exports: Mapping[str, Mapping[str, Any]],
+           depends_on: frozenset[str] = frozenset()) -> Desired:
+    """Render, convert and check one resource."""
+    rendered = render_resource(spec, context, exports)
+    read_only = [p for p in rendered.props if p in read_only_properties()]
+    conversion = to_api(rendered.props, input_shape(CREATE_OPERATION), not_in_api=tuple(read_only))
+    problems = [_diagnostic(rendered, conversion, v, user_spelling=True) for v in conversion.problems]
+    for prop in read_only:
+        origin = rendered.origin((prop,))
+        problems.append(Diagnostic(origin.file, origin.line, origin.label,
+                                   "read-only: AWS sets it", f"remove it; read it as resources.{spec.name}.{prop}"))
+    if not conversion.problems:
+        request = conversion.value
+        violations = [v for v in check_value(input_shape(CREATE_OPERATION), request) if not _about_unknown(v, request)]
+        violations = [v for v in violations if v.path != ("clientToken",)]
+        connector_type, label = request.get("connectorType"), request.get("connectorLabel")
+        if isinstance(connector_type, str) and not isinstance(label, Unknown):
+            violations += check_connector_rules(connector_type, label, request.get(CONFIG) or {}, creating=True)
+        problems += [_diagnostic(rendered, conversion, v, user_spelling=False) for v in violations]
+    if problems:
+        raise ManifestError(problems)
+    return Desired(spec, rendered, conversion, depends_on)
+
+
+def _about_unknown(violation: Violation, request: dict[str, Any]) -> bool:
+    value: Any = request
+    for part in violation.path:
+        if isinstance(value, Unknown):
+            return True
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(value, Unknown)
+
+
+def _diagnostic(rendered: RenderedResource, conversion: Conversion, violation: Violation, *,
+                user_spelling: bool) -> Diagnostic:
+    user_path: KeyPath = violation.path if user_spelling else conversion.user_path(violation.path)
+    api_path: ApiPath = () if user_spelling else violation.path
+    origin = rendered.origin(user_path)
+    label = f"{rendered.spec.label}.props.{format_path(user_path)}"
+    message = violation.problem
+    if violation.has_value:
+        hidden = violation.sensitive or _is_credential(user_path) or _is_credential(api_path)
+        shown = SENSITIVE if hidden else json.dumps(violation.value, default=str)
+        message = f"{shown} {message}" if message.startswith(("is ", "does ")) else f"{message}: {shown}"
+    return Diagnostic(origin.file, origin.line, label, message, violation.fix)
+
+
+def _is_credential(path: KeyPath) -> bool:
+    return any(str(part).lower() == CREDENTIALS.lower() for part in path)
+
+
+def _duplicate_identifiers(desired: list[Desired]) -> list[Diagnostic]:
+    problems = []
+    seen: dict[tuple[str | None, str], Desired] = {}
+    for item in desired:
+        identifier = item.identifier
+        if isinstance(identifier, Unknown):
+            continue
+        key = (item.region, identifier)
+        if key in seen:
+            origin = item.rendered.origin(("ConnectorProfileName",))
+            problems.append(Diagnostic(origin.file, origin.line, origin.label,
+                                       f"profile name '{identifier}' is also used by '{seen[key].name}'",
+                                       "connector profile names are unique per account and region"))
+        seen.setdefault(key, item)
+    return problems
+
+
+def _contains_unknown(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(_contains_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_unknown(v) for v in value)
+    return False
