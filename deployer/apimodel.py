@@ -188,7 +188,8 @@ def _check_string(model_shape: Shape, value: str, path: ApiPath, sensitive: bool
         return [Violation(path, f"is {len(value)} characters long, longer than the maximum of {high}", **shown)]
     pattern = meta.get("pattern")
     if pattern and not compiled_pattern(pattern).fullmatch(value):
-        return [Violation(path, "does not match the required pattern", f"the whole value must match {pattern}", **shown)]
+        fix = f"the whole value must match {pattern}"
+        return [Violation(path, "does not match the required pattern", fix, **shown)]
     return []
 
 

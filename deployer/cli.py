@@ -8,14 +8,20 @@ The only module that prints or chooses an exit code. Exit codes: 0 success,
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from deployer import __version__
+from deployer.apply import Outcome
+from deployer.aws import AwsSettings
 from deployer.errors import ManifestError, StackError
+from deployer.plan import Action, Change
+from deployer.render import Inputs
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -31,42 +37,88 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
+def _number(kind: type, low: float | None = None, high: float | None = None, *, strict: bool = False
+            ) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if low is not None and (value <= low if strict else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'greater than' if strict else 'at least'} {low:g}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
 
 
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("stack_dir", type=Path, metavar="STACK_DIR", help="directory holding stack.yaml")
+    common.add_argument("--env", default="dev", help="environment to work on (default: dev)")
+    common.add_argument("-e", "--var", dest="vars", type=_key_value, action="append", default=[],
+                        metavar="KEY=VALUE", help="set a variable (repeatable; wins over every other source)")
+    common.add_argument("--var-file", dest="var_files", type=Path, action="append", default=[], metavar="FILE",
+                        help="YAML file of variables (repeatable)")
+    common.add_argument("--local", action="store_true",
+                        help="use the embedded local cloud (data in STACK_DIR/.stack/local), no AWS account needed")
+    common.add_argument("--state", type=Path, metavar="FILE",
+                        help="state file (default: STACK_DIR/.stack/state/ENV.json)")
+    common.add_argument("--region", help="region for resources whose manifest names none")
+    common.add_argument("--profile", help="AWS profile to use")
+    common.add_argument("--output", choices=("text", "json"), default="text", help="output format")
+    common.add_argument("--no-color", action="store_true", help="no colour (also: NO_COLOR set)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks and the AWS calls made")
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stack",
         description="Deploy AWS resources from Jinja-templated YAML stacks with CloudFormation property names.",
+        epilog="Exit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode), 64 usage error.",
     )
     parser.add_argument("--version", action="version", version=f"stack {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
+    common = _common()
+
+    validate = commands.add_parser("validate", parents=[common], help="check the stack; makes no network call")
+    validate.set_defaults(run=_run_validate)
+
+    render = commands.add_parser("render", parents=[common],
+                                 help="show the rendered resources, CloudFormation and API shape, credentials redacted")
+    render.set_defaults(run=_run_render)
+
+    plan = commands.add_parser("plan", parents=[common], help="show what deploy would change")
+    plan.add_argument("--detailed-exitcode", action="store_true",
+                      help="exit 0 when there are no changes, 2 when there are, 1 on error")
+    plan.set_defaults(run=_run_plan)
+
+    deploy = commands.add_parser("deploy", parents=[common], help="plan, confirm, apply")
+    deploy.add_argument("--auto-approve", action="store_true", help="apply without asking")
+    deploy.add_argument("--parallelism", type=_number(int, 1), default=10, metavar="N",
+                        help="resources applied at once (default 10)")
+    deploy.set_defaults(run=_run_deploy)
+
+    destroy = commands.add_parser("destroy", parents=[common], help="delete what this stack's state owns")
+    destroy.add_argument("--auto-approve", action="store_true", help="destroy without asking")
+    destroy.add_argument("--parallelism", type=_number(int, 1), default=10, metavar="N", help=argparse.SUPPRESS)
+    destroy.set_defaults(run=_run_destroy)
+
+    skeleton = commands.add_parser("skeleton", help="print a ready-to-fill manifest for a resource type")
+    skeleton.add_argument("type", metavar="TYPE", help="AWS::AppFlow::ConnectorProfile")
+    skeleton.add_argument("--connector", help="only this connector's blocks (e.g. Salesforce)")
+    skeleton.set_defaults(run=_run_skeleton)
+
     _add_emulator(commands)
     return parser
 
@@ -79,17 +131,147 @@ def _add_emulator(commands: argparse._SubParsersAction) -> None:  # type: ignore
         "AWS_ENDPOINT_URL_APPFLOW=<the printed URL>.",
     )
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    emulator.add_argument("--port", type=_non_negative_int, default=4590, help="port; 0 picks a free one (default 4590)")
-    emulator.add_argument("--data", type=Path, metavar="DIR", help="keep state in DIR/appflow.sqlite3 (default: memory)")
-    emulator.add_argument("--latency-ms", type=_non_negative_float, default=0.0, help="added to every call")
-    emulator.add_argument("--tps", type=_positive_float, help="calls per second per account before ThrottlingException")
-    emulator.add_argument("--fault-rate", type=_rate, default=0.0, help="share of calls answered with a 500 (0..1)")
+    emulator.add_argument("--port", type=_number(int, 0, 65535), default=4590,
+                          help="port; 0 picks a free one (default 4590)")
+    emulator.add_argument("--data", type=Path, metavar="DIR",
+                          help="keep state in DIR/appflow.sqlite3 (default: in memory)")
+    emulator.add_argument("--latency-ms", type=_number(float, 0), default=0.0, help="added to every call")
+    emulator.add_argument("--tps", type=_number(float, 0, strict=True),
+                          help="calls per second per account before ThrottlingException")
+    emulator.add_argument("--fault-rate", type=_number(float, 0, 1), default=0.0,
+                          help="share of calls answered with a 500 (0..1)")
     emulator.add_argument("--seed", type=int, help="seed for --fault-rate, for reproducible runs")
-    emulator.add_argument("--quota", type=_non_negative_int, default=100, help="profiles per account and region")
+    emulator.add_argument("--quota", type=_number(int, 0), default=100, help="profiles per account and region")
     emulator.add_argument("--account-id", default="123456789012", help="the account the emulator acts as")
-    emulator.add_argument("--private-delay", type=_non_negative_float, default=1.0, metavar="SECONDS",
+    emulator.add_argument("--private-delay", type=_number(float, 0), default=1.0, metavar="SECONDS",
                           help="how long a Private profile stays PENDING (default 1)")
     emulator.set_defaults(run=_run_emulator)
+
+
+# Commands ---------------------------------------------------------------------------------------
+
+
+def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from deployer.engine import Options
+
+    inputs = Inputs(env=args.env, cli_vars=dict(args.vars), var_files=tuple(args.var_files), environ=dict(os.environ),
+                    default_region=args.region)
+    aws = AwsSettings(profile=args.profile, region=args.region)
+    return Options(inputs=inputs, state_path=args.state, aws=aws, local=args.local,
+                   parallelism=getattr(args, "parallelism", 10))
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from deployer.engine import validate_offline
+
+    desired = validate_offline(args.stack_dir, _options(args))
+    count = len(desired.resources)
+    if args.output == "json":
+        import json
+
+        print(json.dumps({"valid": True, "env": args.env, "resources": [d.name for d in desired.resources]}))
+    else:
+        print(f"Stack '{desired.context.manifest.name}' is valid: {count} resource{'s' if count != 1 else ''} "
+              f"in environment '{args.env}'.")
+    return EXIT_OK
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from deployer.engine import validate_offline
+    from deployer.views import rendered_json, rendered_yaml
+
+    desired = validate_offline(args.stack_dir, _options(args))
+    print(rendered_json(desired) if args.output == "json" else rendered_yaml(desired), end="")
+    return EXIT_OK
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+    from deployer.views import plan_json, plan_text
+
+    with Engine(args.stack_dir, _options(args)) as engine:
+        planned = engine.plan()
+        _debug_calls(args, engine.calls)
+        if args.output == "json":
+            print(plan_json(planned.plan, calls=dict(engine.calls)))
+        else:
+            print(plan_text(planned.plan, color=_color(args, sys.stdout)))
+    if args.detailed_exitcode and planned.plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def _run_deploy(args: argparse.Namespace) -> int:
+    return _apply(args, destroy=False)
+
+
+def _run_destroy(args: argparse.Namespace) -> int:
+    return _apply(args, destroy=True)
+
+
+def _apply(args: argparse.Namespace, *, destroy: bool) -> int:
+    from deployer.engine import Engine
+    from deployer.views import apply_summary, plan_json, plan_text
+
+    with Engine(args.stack_dir, _options(args)) as engine:
+        planned = engine.destroy_plan() if destroy else engine.plan()
+        if args.output == "json":
+            print(plan_json(planned.plan), file=sys.stderr)
+        else:
+            print(plan_text(planned.plan, color=_color(args, sys.stdout)))
+        if not planned.plan.has_changes:
+            _debug_calls(args, engine.calls)
+            return EXIT_OK
+        if not args.auto_approve and not _confirm("destroy" if destroy else "deploy"):
+            return EXIT_ERROR
+        result = engine.apply(planned, hooks=_Progress(sys.stdout))
+        _debug_calls(args, engine.calls)
+    print(apply_summary(result))
+    if result.failed:
+        for outcome in result.failed:
+            print(f"Error: {outcome.resource}: {outcome.message}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _confirm(verb: str) -> bool:
+    if not sys.stdin.isatty():
+        raise StackError(f"no terminal to confirm the {verb}: review the plan, then run again with --auto-approve")
+    answer = input(f"\nDo you want to {verb}? Only 'yes' will be accepted: ")
+    if answer.strip() != "yes":
+        print(f"{verb.capitalize()} cancelled; nothing was changed.")
+        return False
+    return True
+
+
+class _Progress:
+    """One timestamped line per resource as apply goes."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def started(self, change: Change) -> None:
+        if change.action is not Action.NOOP:
+            print(f"{_clock()} {change.resource}: {change.action.value} started", file=self.stream, flush=True)
+
+    def finished(self, outcome: Outcome) -> None:
+        from deployer.views import outcome_line
+
+        if outcome.action is not Action.NOOP:
+            print(f"{_clock()} {outcome_line(outcome)}", file=self.stream, flush=True)
+
+
+def _clock() -> str:
+    from datetime import datetime
+
+    return datetime.now().strftime("%H:%M:%S")
+
+
+def _run_skeleton(args: argparse.Namespace) -> int:
+    from deployer.skeleton import skeleton
+
+    print(skeleton(args.type, args.connector), end="")
+    return EXIT_OK
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
@@ -108,7 +290,7 @@ def _run_emulator(args: argparse.Namespace) -> int:
         emulator = Emulator(knobs, data_dir=args.data, host=args.host, port=args.port)
     except OSError as error:
         raise StackError(f"cannot listen on {args.host}:{args.port}: {error.strerror}; pick another --port") from None
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     print(f"AppFlow emulator listening on {emulator.endpoint}", flush=True)
     print(f"  export AWS_ENDPOINT_URL_APPFLOW={emulator.endpoint}", flush=True)
     try:
@@ -120,6 +302,20 @@ def _run_emulator(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _color(args: argparse.Namespace, stream: TextIO) -> bool:
+    return not args.no_color and "NO_COLOR" not in os.environ and stream.isatty()
+
+
+def _debug_calls(args: argparse.Namespace, calls: dict[str, int] | object) -> None:
+    if getattr(args, "debug", False) and isinstance(calls, dict):
+        listed = ", ".join(f"{name} {count}" for name, count in sorted(calls.items())) or "none"
+        print(f"debug: AWS calls: {sum(calls.values())} ({listed})", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -128,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     except ManifestError as error:
         print(error.render(), file=sys.stderr)
-        print(f"Error: {error}", file=sys.stderr)
+        print(f"Error: {error}; nothing was called or changed.", file=sys.stderr)
         if getattr(args, "debug", False):
             traceback.print_exc()
         return EXIT_ERROR
@@ -137,3 +333,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"Error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130

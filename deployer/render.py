@@ -56,6 +56,7 @@ class Inputs:
     cli_vars: Mapping[str, str] = field(default_factory=dict)
     var_files: tuple[Path, ...] = ()
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    default_region: str | None = None  # --region, AWS_REGION or the profile's, for resources that name none
 
 
 @dataclass(frozen=True)
@@ -94,11 +95,12 @@ class StackContext:
     variables: dict[str, Any]
     globals: dict[str, Any]
     active: tuple[ResourceSpec, ...]  # resources whose if: holds in this environment
+    default_region: str | None = None
 
     @property
     def region(self) -> str | None:
         region = self.globals.get("region")
-        return region if isinstance(region, str) and region else None
+        return region if isinstance(region, str) and region else self.default_region
 
     def base_names(self) -> dict[str, Any]:
         return {
@@ -146,14 +148,14 @@ def build_context(manifest: Manifest, inputs: Inputs) -> StackContext:
         value = _render_tree(item.value, item.value.value, item.value.path, f"globals.{item.name}", names, problems)
         rendered_globals[item.name] = value
         names[item.name] = value
-    context = StackContext(manifest, inputs.env, variables, rendered_globals, ())
+    context = StackContext(manifest, inputs.env, variables, rendered_globals, (), inputs.default_region)
     active = []
     for spec in manifest.resources:
         if spec.condition is None or _condition_holds(spec, spec.condition, context.base_names(), problems):
             active.append(spec)
     if problems:
         raise ManifestError(problems)
-    return StackContext(manifest, inputs.env, variables, rendered_globals, tuple(active))
+    return StackContext(manifest, inputs.env, variables, rendered_globals, tuple(active), inputs.default_region)
 
 
 def _condition_holds(spec: ResourceSpec, condition: Raw, names: dict[str, Any], problems: list[Diagnostic]) -> bool:

@@ -21,10 +21,10 @@ from deployer.errors import Diagnostic, ManifestError
 from deployer.graph import CycleError, dependency_order
 from deployer.manifest import ResourceSpec
 from deployer.paths import KeyPath, format_path
+from deployer.redact import SENSITIVE
 from deployer.render import RenderedResource, StackContext, Unknown, references, render_resource, variables_used
 from deployer.schema import read_only_properties
 
-SENSITIVE = "(sensitive)"
 CREATE_OPERATION = "CreateConnectorProfile"
 
 

@@ -1,0 +1,210 @@
+"""Apply: carry out a plan, resource by resource, recording each result as it happens.
+
+Resources leaving the stack go first, dependents before what they depend on. Then
+the rest walk the dependency graph, independent resources in parallel (up to
+``parallelism``). A resource whose inputs were unknown at plan time is rendered
+again with its dependencies' real exports just before it is applied. A failure
+stops only the resources that depend on it; everything else finishes and is recorded.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from deployer.connectors import CONFIG, CREDENTIALS
+from deployer.errors import ResourceNotFound, StackError
+from deployer.plan import Action, Change, Plan
+from deployer.providers import Provider
+from deployer.state import ResourceState, StateRecorder, now
+from deployer.validate import Desired
+
+Resolve = Callable[[Desired, Mapping[str, Mapping[str, Any]]], Desired]
+
+
+class Status(enum.Enum):
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    resource: str
+    action: Action
+    status: Status
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.status is not Status.DONE)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status is status and o.action is not Action.NOOP)
+
+
+class ApplyHooks(Protocol):
+    def started(self, change: Change) -> None: ...
+
+    def finished(self, outcome: Outcome) -> None: ...
+
+
+class NoHooks:
+    def started(self, change: Change) -> None:
+        pass
+
+    def finished(self, outcome: Outcome) -> None:
+        pass
+
+
+def client_token(lineage: str, resource: str, operation: str, request_fingerprint: str | None) -> str:
+    """Deterministic for (state lineage, resource, operation, desired input): a retried call, even from the
+    next process after a crash, carries the same token, so AWS does not act twice."""
+    return hashlib.sha256(f"{lineage}/{resource}/{operation}/{request_fingerprint}".encode()).hexdigest()
+
+
+def without_credentials(request: Mapping[str, Any]) -> dict[str, Any]:
+    config = {k: v for k, v in (request.get(CONFIG) or {}).items() if k != CREDENTIALS}
+    return {**request, CONFIG: config} if CONFIG in request else dict(request)
+
+
+class _Applier:
+    def __init__(self, plan: Plan, provider: Provider, recorder: StateRecorder, resolve: Resolve,
+                 hooks: ApplyHooks) -> None:
+        self.plan = plan
+        self.provider = provider
+        self.recorder = recorder
+        self.resolve = resolve
+        self.hooks = hooks
+        self.exports: dict[str, dict[str, Any]] = recorder.state.exports()
+        for change in plan.changes:
+            if change.live is not None and change.action is Action.NOOP:
+                self.exports[change.resource] = {**self.exports.get(change.resource, {}), **change.live.exports}
+        wanted = [c for c in plan.changes if c.desired is not None]
+        self.needed_by = {c.resource: {d.resource for d in wanted if c.resource in d.desired.depends_on}  # type: ignore[union-attr]
+                          for c in wanted}
+
+    def run(self, change: Change) -> Outcome:
+        self.hooks.started(change)
+        try:
+            message = self._carry_out(change)
+            outcome = Outcome(change.resource, change.action, Status.DONE, message)
+        except StackError as error:
+            outcome = Outcome(change.resource, change.action, Status.FAILED, str(error))
+        self.hooks.finished(outcome)
+        return outcome
+
+    def _carry_out(self, change: Change) -> str:
+        if change.action is Action.FORGET:
+            self.recorder.forget(change.resource)
+            return "forgotten; it stays in AWS" if change.live else "forgotten"
+        if change.action is Action.DELETE:
+            assert change.prior is not None
+            self._delete(change.prior.region, change.prior.identifier)
+            self.recorder.forget(change.resource)
+            return f"deleted {change.prior.identifier}"
+        assert change.desired is not None
+        desired = change.desired
+        if desired.has_unknowns:
+            desired = self.resolve(desired, self.exports)
+        region = desired.region or ""
+        if change.action is Action.NOOP:
+            if change.prior is not None and change.live is not None and change.prior.exports != self.exports.get(
+                    change.resource):
+                self.recorder.record(_refreshed(change.prior, self.exports[change.resource]))
+            return "no changes"
+        if change.action is Action.REPLACE:
+            assert change.prior is not None
+            self._delete(change.prior.region, change.prior.identifier)
+        state = self.recorder.state
+        request = desired.request
+        operation = "update" if change.action is Action.UPDATE else "create"
+        token = client_token(state.lineage, desired.name, operation, state.fingerprint(request))
+        if operation == "update":
+            exports = self.provider.update(region, request, token)
+        else:
+            exports = self.provider.create(region, request, token)
+        exports = {**(change.prior.exports if change.prior and operation == "update" else {}), **exports}
+        if self.needed_by.get(desired.name) or "CredentialsArn" not in exports:
+            live = self.provider.read(region, [request["connectorProfileName"]]).get(request["connectorProfileName"])
+            if live is not None:
+                exports = {**exports, **live.exports}
+        self.exports[desired.name] = exports
+        self.recorder.record(self._state_of(desired, change, exports))
+        verb = {"create": "created", "update": "updated"}[operation]
+        return f"{'replaced' if change.action is Action.REPLACE else verb} {request['connectorProfileName']}"
+
+    def _delete(self, region: str, identifier: str) -> None:
+        try:
+            self.provider.delete(region, identifier)
+        except ResourceNotFound:
+            pass  # already gone: the goal is reached
+
+    def _state_of(self, desired: Desired, change: Change, exports: dict[str, Any]) -> ResourceState:
+        state = self.recorder.state
+        stamp = now()
+        kept = change.prior.created_at if change.prior and change.action is Action.UPDATE else stamp
+        return ResourceState(
+            name=desired.name,
+            type=desired.type,
+            identifier=desired.request["connectorProfileName"],
+            region=desired.region or "",
+            arn=str(exports.get("ConnectorProfileArn", "")),
+            applied=without_credentials(desired.request),
+            credentials_fingerprint=state.fingerprint(desired.credentials),
+            exports=exports,
+            depends_on=tuple(sorted(desired.depends_on)),
+            retain=desired.spec.retain,
+            prevent_destroy=desired.spec.prevent_destroy,
+            created_at=kept,
+            updated_at=stamp,
+        )
+
+
+def _refreshed(prior: ResourceState, exports: dict[str, Any]) -> ResourceState:
+    return replace(prior, exports=exports)
+
+
+def apply_plan(plan: Plan, *, provider: Provider, recorder: StateRecorder, resolve: Resolve,
+               parallelism: int = 10, hooks: ApplyHooks | None = None) -> ApplyResult:
+    applier = _Applier(plan, provider, recorder, resolve, hooks or NoHooks())
+    outcomes: list[Outcome] = []
+    leaving = [c for c in plan.changes if c.desired is None]
+    for change in leaving:
+        outcomes.append(applier.run(change))
+    staying = {c.resource: c for c in plan.changes if c.desired is not None}
+    finished: dict[str, Status] = {}
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
+        running: dict[Future[Outcome], str] = {}
+        while staying or running:
+            for name, change in list(staying.items()):
+                depends = change.desired.depends_on  # type: ignore[union-attr]
+                blocked = [d for d in depends if finished.get(d) in (Status.FAILED, Status.SKIPPED)]
+                if blocked:
+                    del staying[name]
+                    outcome = Outcome(name, change.action, Status.SKIPPED,
+                                      f"skipped: depends on '{sorted(blocked)[0]}', which did not succeed")
+                    applier.hooks.finished(outcome)
+                    outcomes.append(outcome)
+                    finished[name] = Status.SKIPPED
+                elif all(finished.get(d) is Status.DONE for d in depends):
+                    del staying[name]
+                    running[pool.submit(applier.run, change)] = name
+            if not running:
+                continue
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                outcome = future.result()
+                outcomes.append(outcome)
+                finished[name] = outcome.status
+    return ApplyResult(tuple(outcomes))

@@ -1,0 +1,67 @@
+"""AWS sessions and clients: standard AWS configuration, or the embedded local cloud.
+
+Without ``--local`` nothing is overridden: the credential chain, ``AWS_PROFILE``,
+``AWS_REGION`` and ``AWS_ENDPOINT_URL_APPFLOW`` apply as they do for any boto3 program.
+With ``--local`` the clients point at the in-process emulator with dummy credentials.
+Every call made is counted, for ``--debug`` and the JSON output.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from deployer.errors import StackError
+
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+LOCAL_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None  # set only for the embedded local cloud
+    max_attempts: int = 5
+
+
+class Clients:
+    """boto3 clients per service and region, made once and shared by all workers (they are thread-safe)."""
+
+    def __init__(self, settings: AwsSettings) -> None:
+        self.settings = settings
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str], Any] = {}
+        extra = LOCAL_CREDENTIALS if settings.endpoint_url else {}
+        try:
+            self._session = boto3.Session(profile_name=settings.profile, region_name=settings.region, **extra)
+        except botocore.exceptions.ProfileNotFound as error:
+            raise StackError(f"{error}; check --profile or AWS_PROFILE") from None
+
+    @property
+    def default_region(self) -> str | None:
+        return self.settings.region or self._session.region_name or (LOCAL_REGION if self.settings.endpoint_url
+                                                                     else None)
+
+    def client(self, service: str, region: str) -> Any:
+        with self._lock:
+            key = (service, region)
+            if key not in self._clients:
+                config = Config(retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
+                                max_pool_connections=64)
+                made = self._session.client(service, region_name=region, endpoint_url=self.settings.endpoint_url,
+                                            config=config)
+                made.meta.events.register("before-call", self._count)
+                self._clients[key] = made
+            return self._clients[key]
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls[model.name] += 1

@@ -1,0 +1,208 @@
+"""The plan: what apply would do to each resource, and why. A value; nothing here calls AWS.
+
+Each ``Change`` carries an ``Action`` and its reasons. Properties AWS returns are
+compared with the live values (so a change made outside the tool shows up);
+write-only ones (credentials, the KMS key) with the last applied values and
+fingerprints in state. Changes to properties the update API cannot change force a
+replacement (delete, then create).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from deployer.connectors import CONFIG, PROPERTIES
+from deployer.convert import cfn_name
+from deployer.errors import StackError
+from deployer.graph import dependency_order
+from deployer.paths import KeyPath, format_path
+from deployer.providers import Live
+from deployer.render import Unknown
+from deployer.state import ResourceState, StackState
+from deployer.validate import Desired, DesiredStack
+
+LiveIndex = Mapping[tuple[str, str], Live]  # (region, identifier) -> live resource
+KNOWN_AFTER_APPLY = "(known after apply)"
+
+# Create-only: the update API cannot change these. kmsArn is not returned by AWS, so state has the last value.
+_REPLACE_IF_CHANGED_LIVE = ("connectorType", "connectorLabel")
+_REPLACE_IF_CHANGED_APPLIED = ("kmsArn",)
+
+
+class Action(enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    FORGET = "forget"  # leave it in AWS, drop it from state (DeletionPolicy: Retain)
+    NOOP = "no-op"
+
+
+@dataclass(frozen=True)
+class PropertyChange:
+    path: str  # CloudFormation spelling
+    before: Any
+    after: Any
+    sensitive: bool = False
+    forces_replacement: bool = False
+
+
+@dataclass(frozen=True)
+class Change:
+    resource: str
+    type: str
+    action: Action
+    reasons: tuple[str, ...]
+    identifier: str | None
+    region: str | None
+    properties: tuple[PropertyChange, ...] = ()
+    desired: Desired | None = None
+    prior: ResourceState | None = None
+    live: Live | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    stack: str
+    env: str
+    changes: tuple[Change, ...]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action is not Action.NOOP for c in self.changes)
+
+    def summary(self) -> dict[str, int]:
+        counts = {action.value: 0 for action in Action}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        return counts
+
+
+class PlanError(StackError):
+    """The plan breaks a rule the user set, such as prevent_destroy."""
+
+
+def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex) -> Plan:
+    manifest_names = {spec.name for spec in desired.context.manifest.resources}
+    wanted = {d.name for d in desired.resources}
+    leaving = [r for name, r in state.resources.items() if name not in wanted]
+    graph = {r.name: set(r.depends_on) for r in leaving}
+    order = dependency_order(sorted(graph), graph)
+    changes = [_leave(state.resources[name], manifest_names, desired.context.env, live) for name in reversed(order)]
+    changes += [_change(d, state, live) for d in desired.resources]
+    guarded = [c for c in changes if c.action in (Action.DELETE, Action.REPLACE) and _prevents_destroy(c)]
+    if guarded:
+        lines = "; ".join(f"'{c.resource}' would be {c.action.value}d ({', '.join(c.reasons)})" for c in guarded)
+        raise PlanError(f"prevent_destroy stops this plan: {lines}. Remove prevent_destroy from the resource "
+                        "if this is intended")
+    return Plan(desired.context.manifest.name, desired.context.env, tuple(changes))
+
+
+def _prevents_destroy(change: Change) -> bool:
+    return bool((change.desired and change.desired.spec.prevent_destroy) or
+                (change.prior and change.prior.prevent_destroy))
+
+
+def _leave(prior: ResourceState, manifest_names: set[str], env: str, live: LiveIndex) -> Change:
+    why = (f"not part of environment '{env}' (its if: is false)" if prior.name in manifest_names
+           else "no longer in the manifest")
+    found = live.get((prior.region, prior.identifier))
+    if prior.retain:
+        return Change(prior.name, prior.type, Action.FORGET, (why, "DeletionPolicy Retain: it stays in AWS"),
+                      prior.identifier, prior.region, prior=prior, live=found)
+    if found is None:
+        return Change(prior.name, prior.type, Action.FORGET, (why, "already gone from AWS"), prior.identifier,
+                      prior.region, prior=prior)
+    return Change(prior.name, prior.type, Action.DELETE, (why,), prior.identifier, prior.region, prior=prior,
+                  live=found)
+
+
+def _change(desired: Desired, state: StackState, live: LiveIndex) -> Change:
+    prior = state.resources.get(desired.name)
+    identifier = desired.identifier
+    region = desired.region or ""
+    name = identifier if isinstance(identifier, str) else None
+    found = live.get((region, name)) if name else None
+
+    def make(action: Action, reasons: list[str], properties: list[PropertyChange] | None = None) -> Change:
+        return Change(desired.name, desired.type, action, tuple(reasons), name, region, tuple(properties or ()),
+                      desired, prior, found)
+
+    if prior is None:
+        if found is not None:
+            return make(Action.CREATE, [f"a connector profile named '{name}' already exists in AWS but not in this "
+                                        "stack's state; creating it will fail until it is imported or renamed"])
+        return make(Action.CREATE, ["new resource"])
+    if prior.identifier != identifier or prior.region != region:
+        moved = (f"ConnectorProfileName changes from '{prior.identifier}' to '{_show(identifier)}'"
+                 if prior.identifier != identifier else f"region changes from {prior.region} to {region}")
+        return make(Action.REPLACE, [f"{moved} (forces replacement)"])
+    if found is None:
+        return make(Action.CREATE, ["recorded in state but gone from AWS (deleted outside this stack)"])
+    replacing = _create_only_changes(desired, prior, found)
+    if replacing:
+        return make(Action.REPLACE, [f"{p.path} changes (forces replacement)" for p in replacing], replacing)
+    properties = _property_changes(desired, prior, found)
+    reasons = []
+    if any(not p.sensitive for p in properties):
+        reasons.append("properties differ from AWS: " + ", ".join(p.path for p in properties if not p.sensitive))
+    if state.fingerprint(desired.credentials) != prior.credentials_fingerprint:
+        properties.append(PropertyChange("ConnectorProfileConfig.ConnectorProfileCredentials", None, None,
+                                         sensitive=True))
+        reasons.append("credentials changed")
+    if desired.has_unknowns:
+        reasons.append("some values are known only after apply")
+    if reasons:
+        return make(Action.UPDATE, reasons, properties)
+    return make(Action.NOOP, ["matches AWS"])
+
+
+def _show(value: Any) -> str:
+    return KNOWN_AFTER_APPLY if isinstance(value, Unknown) else str(value)
+
+
+def _create_only_changes(desired: Desired, prior: ResourceState, found: Live) -> list[PropertyChange]:
+    changes = []
+    for member in _REPLACE_IF_CHANGED_LIVE:
+        before, after = found.properties.get(member), desired.request.get(member)
+        if before != after:
+            changes.append(PropertyChange(str(cfn_name(member)), before, after, forces_replacement=True))
+    for member in _REPLACE_IF_CHANGED_APPLIED:
+        before, after = prior.applied.get(member), desired.request.get(member)
+        if before != after:
+            changes.append(PropertyChange(str(cfn_name(member)), before, after, forces_replacement=True))
+    return changes
+
+
+def _property_changes(desired: Desired, prior: ResourceState, found: Live) -> list[PropertyChange]:
+    """Differences in what AWS returns: connection mode and connector properties.
+
+    A member the manifest leaves unset is compared only if the last apply set it, so
+    defaults AWS fills in do not show up as changes forever.
+    """
+    def comparable(request: Mapping[str, Any]) -> dict[KeyPath, Any]:
+        flat: dict[KeyPath, Any] = {}
+        if "connectionMode" in request:
+            flat[("connectionMode",)] = request["connectionMode"]
+        _flatten((request.get(CONFIG) or {}).get(PROPERTIES) or {}, (CONFIG, PROPERTIES), flat)
+        return flat
+
+    wanted, current, applied = comparable(desired.request), comparable(found.properties), comparable(prior.applied)
+    changes = []
+    for path in sorted(set(wanted) | (set(applied) & set(current)), key=str):
+        after, before = wanted.get(path), current.get(path)
+        if after != before:
+            shown = format_path(desired.conversion.user_path(path))
+            changes.append(PropertyChange(shown, before, KNOWN_AFTER_APPLY if isinstance(after, Unknown) else after))
+    return changes
+
+
+def _flatten(value: Any, path: KeyPath, into: dict[KeyPath, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _flatten(item, (*path, key), into)
+    else:
+        into[path] = value

@@ -1,0 +1,105 @@
+"""The AppFlow connector-profile provider: the one place that calls the AppFlow API.
+
+Reads up to 100 profiles per DescribeConnectorProfiles call. AWS errors become
+``AwsError`` (or ``ResourceNotFound``) by error code, with the operation and the
+resource named; the SDK's own retries (standard mode) happen inside the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import botocore.exceptions
+
+from deployer.aws import Clients
+from deployer.errors import AwsError, ResourceNotFound
+from deployer.providers import Live
+from deployer.schema import TYPE_NAME
+
+DESCRIBE_BATCH = 100  # DescribeConnectorProfiles takes at most 100 names
+
+
+class AppFlowProvider:
+    type_name = TYPE_NAME
+
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+    def _client(self, region: str) -> Any:
+        return self._clients.client("appflow", region)
+
+    def read(self, region: str, identifiers: list[str]) -> dict[str, Live]:
+        found: dict[str, Live] = {}
+        names = sorted(set(identifiers))
+        for start in range(0, len(names), DESCRIBE_BATCH):
+            batch = names[start : start + DESCRIBE_BATCH]
+            for detail in self._describe(region, batch):
+                live = _live(detail)
+                found[live.identifier] = live
+        return found
+
+    def _describe(self, region: str, names: list[str]) -> Iterator[dict[str, Any]]:
+        arguments: dict[str, Any] = {"connectorProfileNames": names, "maxResults": DESCRIBE_BATCH}
+        while True:
+            page = _call("DescribeConnectorProfiles", ", ".join(names[:3]) + ("..." if len(names) > 3 else ""),
+                         self._client(region).describe_connector_profiles, **arguments)
+            yield from page.get("connectorProfileDetails", [])
+            if not page.get("nextToken"):
+                return
+            arguments["nextToken"] = page["nextToken"]
+
+    def create(self, region: str, request: dict[str, Any], client_token: str) -> dict[str, Any]:
+        name = request["connectorProfileName"]
+        answer = _call("CreateConnectorProfile", name, self._client(region).create_connector_profile,
+                       clientToken=client_token, **request)
+        return {"ConnectorProfileArn": answer["connectorProfileArn"], "ConnectorProfileName": name}
+
+    def update(self, region: str, request: dict[str, Any], client_token: str) -> dict[str, Any]:
+        name = request["connectorProfileName"]
+        update = {k: request[k] for k in ("connectorProfileName", "connectionMode", "connectorProfileConfig")}
+        answer = _call("UpdateConnectorProfile", name, self._client(region).update_connector_profile,
+                       clientToken=client_token, **update)
+        return {"ConnectorProfileArn": answer["connectorProfileArn"], "ConnectorProfileName": name}
+
+    def delete(self, region: str, identifier: str) -> None:
+        _call("DeleteConnectorProfile", identifier, self._client(region).delete_connector_profile,
+              connectorProfileName=identifier)
+
+
+def _live(detail: dict[str, Any]) -> Live:
+    properties: dict[str, Any] = {
+        "connectorProfileName": detail["connectorProfileName"],
+        "connectorType": detail.get("connectorType"),
+        "connectionMode": detail.get("connectionMode"),
+        "connectorProfileConfig": {"connectorProfileProperties": detail.get("connectorProfileProperties") or {}},
+    }
+    if detail.get("connectorLabel"):
+        properties["connectorLabel"] = detail["connectorLabel"]
+    exports = {
+        "ConnectorProfileArn": detail.get("connectorProfileArn"),
+        "CredentialsArn": detail.get("credentialsArn"),
+        "ConnectorProfileName": detail["connectorProfileName"],
+    }
+    status = (detail.get("privateConnectionProvisioningState") or {}).get("status")
+    return Live(detail["connectorProfileName"], detail.get("connectorProfileArn", ""), properties, exports, status)
+
+
+def _call(operation: str, resource: str, method: Callable[..., Any], **arguments: Any) -> Any:
+    """Call AWS; translate its errors by code into the deployer's."""
+    try:
+        return method(**arguments)
+    except botocore.exceptions.ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", "Unknown"))
+        message = error.response.get("Error", {}).get("Message", "")
+        kind = ResourceNotFound if code == "ResourceNotFoundException" else AwsError
+        raise kind(f"{operation} failed for '{resource}': {code}: {message}", code=code, operation=operation,
+                   resource=resource) from None
+    except botocore.exceptions.NoCredentialsError:
+        raise AwsError("no AWS credentials found: configure them (aws configure, AWS_PROFILE, environment "
+                       "variables), or run with --local to use the embedded local cloud",
+                       code="NoCredentials", operation=operation, resource=resource) from None
+    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError) as error:
+        raise AwsError(f"{operation} failed for '{resource}': cannot reach the AppFlow endpoint ({error}); check "
+                       "the network and AWS_ENDPOINT_URL_APPFLOW", code="EndpointConnectionError",
+                       operation=operation, resource=resource) from None

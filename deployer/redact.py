@@ -1,0 +1,25 @@
+"""Redaction: credential values never reach output, logs or files.
+
+Everything under a connector profile's credentials block (in CloudFormation or API
+spelling) is replaced by ``(sensitive)``, leaf by leaf, so the shape stays visible.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deployer.render import Unknown
+
+SENSITIVE = "(sensitive)"
+_CREDENTIAL_KEYS = {"connectorprofilecredentials"}
+
+
+def redact(value: Any, *, hidden: bool = False) -> Any:
+    """A copy of ``value`` with every credential leaf replaced by ``(sensitive)``."""
+    if isinstance(value, dict):
+        return {k: redact(v, hidden=hidden or str(k).lower() in _CREDENTIAL_KEYS) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, hidden=hidden) for v in value]
+    if isinstance(value, Unknown):
+        return "(known after apply)"
+    return SENSITIVE if hidden else value

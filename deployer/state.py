@@ -1,0 +1,184 @@
+"""State: what this stack, in one environment, has made in AWS.
+
+``StackState`` is a value: per resource its identifier, ARN, the last applied
+non-secret request, a keyed fingerprint of its credentials (never the values), its
+exports and timestamps; per file a lineage id and a serial that grows with every
+write. A backend reads and writes it; ``LocalBackend`` keeps it in
+``<stack dir>/.stack/state/<env>.json`` and writes atomically (temp file, fsync,
+rename). ``StateRecorder`` is how apply records each result as soon as it happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import tempfile
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from deployer.errors import StateError
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ResourceState:
+    name: str
+    type: str
+    identifier: str
+    region: str
+    arn: str
+    applied: dict[str, Any]  # the last applied request, credentials removed
+    credentials_fingerprint: str | None
+    exports: dict[str, Any]
+    depends_on: tuple[str, ...] = ()
+    retain: bool = False
+    prevent_destroy: bool = False
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class StackState:
+    stack: str
+    env: str
+    lineage: str
+    serial: int = 0
+    fingerprint_key: str = field(default="", repr=False)
+    resources: dict[str, ResourceState] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, stack: str, env: str) -> StackState:
+        return cls(stack=stack, env=env, lineage=str(uuid.uuid4()), fingerprint_key=secrets.token_hex(32))
+
+    def fingerprint(self, value: Any) -> str | None:
+        """A keyed fingerprint (HMAC-SHA256) of a secret value: shows a change, cannot give the value back."""
+        if value is None:
+            return None
+        canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+        digest = hmac.new(bytes.fromhex(self.fingerprint_key), canonical.encode(), hashlib.sha256).hexdigest()
+        return f"hmac-sha256:{digest}"
+
+    def exports(self) -> dict[str, dict[str, Any]]:
+        return {name: dict(resource.exports) for name, resource in self.resources.items()}
+
+    def to_json(self) -> str:
+        data = {
+            "version": STATE_VERSION,
+            "stack": self.stack,
+            "env": self.env,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "fingerprint_key": self.fingerprint_key,
+            "resources": {name: asdict(r) for name, r in sorted(self.resources.items())},
+        }
+        return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> StackState:
+        try:
+            data = json.loads(text)
+            if data.get("version") != STATE_VERSION:
+                raise StateError(f"{source}: state version {data.get('version')!r} is not supported by this stack")
+            resources = {
+                name: ResourceState(**{**item, "depends_on": tuple(item.get("depends_on", ()))})
+                for name, item in data["resources"].items()
+            }
+            return cls(data["stack"], data["env"], data["lineage"], int(data["serial"]), data["fingerprint_key"],
+                       resources)
+        except StateError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise StateError(
+                f"{source}: the state file is unreadable ({type(error).__name__}: {error}); nothing was changed. "
+                f"Restore it from {source}.backup (the version before the last write) or from version control"
+            ) from None
+
+
+class StateBackend(Protocol):
+    def read(self) -> StackState | None: ...
+
+    def write(self, state: StackState) -> StackState: ...
+
+    @property
+    def location(self) -> str: ...
+
+
+class LocalBackend:
+    """State in a local JSON file; the previous version is kept as ``<file>.backup``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def read(self) -> StackState | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StateError(f"{self.path}: cannot read the state file: {error.strerror}") from None
+        return StackState.from_json(text, str(self.path))
+
+    def write(self, state: StackState) -> StackState:
+        """Write ``state`` with the next serial, atomically; returns what was written."""
+        current = self.read()
+        if current is not None and current.lineage != state.lineage:
+            raise StateError(f"{self.path}: the state belongs to another lineage ({current.lineage}); "
+                             "refusing to overwrite it")
+        if current is not None and current.serial > state.serial:
+            raise StateError(f"{self.path}: the state was changed by another run (serial {current.serial}, "
+                             f"ours {state.serial}); run the command again")
+        written = replace(state, serial=state.serial + 1)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            _atomic_write(self.path.with_name(self.path.name + ".backup"), self.path.read_bytes())
+        _atomic_write(self.path, written.to_json().encode())
+        return written
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class StateRecorder:
+    """Holds the current state during apply and writes it after every recorded change (thread-safe)."""
+
+    def __init__(self, backend: StateBackend, state: StackState) -> None:
+        self._backend = backend
+        self._lock = threading.Lock()
+        self.state = state
+
+    def record(self, resource: ResourceState) -> None:
+        with self._lock:
+            resources = {**self.state.resources, resource.name: resource}
+            self.state = self._backend.write(replace(self.state, resources=resources))
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            resources = {k: v for k, v in self.state.resources.items() if k != name}
+            self.state = self._backend.write(replace(self.state, resources=resources))

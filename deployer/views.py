@@ -1,0 +1,136 @@
+"""How results look: plans, rendered resources and apply summaries as text, JSON or YAML.
+
+Functions here return strings; the CLI prints them. Credentials are redacted
+before anything is formatted.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from deployer.apply import ApplyResult, Outcome, Status
+from deployer.plan import Action, Change, Plan, PropertyChange
+from deployer.redact import redact
+from deployer.validate import DesiredStack
+
+PLAN_FORMAT_VERSION = 1
+
+_SYMBOLS = {
+    Action.CREATE: ("+", "32", "will be created"),
+    Action.UPDATE: ("~", "33", "will be updated in place"),
+    Action.REPLACE: ("-/+", "35", "must be replaced"),
+    Action.DELETE: ("-", "31", "will be deleted"),
+    Action.FORGET: ("-", "36", "will be forgotten (left in AWS)"),
+    Action.NOOP: (" ", "0", "is up to date"),
+}
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color and code != "0" else text
+
+
+def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) -> str:
+    lines = [f"Stack {plan.stack}, environment {plan.env}:", ""]
+    for change in plan.changes:
+        if change.action is Action.NOOP and not show_unchanged:
+            continue
+        symbol, code, verb = _SYMBOLS[change.action]
+        where = f" [{change.identifier} in {change.region}]" if change.identifier else ""
+        lines.append(_paint(f"  {symbol} {change.resource}{where} {verb}", code, color))
+        for reason in change.reasons:
+            lines.append(f"      # {reason}")
+        for prop in _shown_properties(change):
+            lines.append(f"      {_property_line(prop)}")
+    if not plan.has_changes:
+        lines.append("No changes. AWS matches the stack.")
+    lines += ["", "Plan: " + plan_summary_text(plan)]
+    return "\n".join(lines)
+
+
+def plan_summary_text(plan: Plan) -> str:
+    counts = plan.summary()
+    return (f"{counts['create']} to create, {counts['update']} to update, {counts['replace']} to replace, "
+            f"{counts['delete']} to delete, {counts['forget']} to forget, {counts['no-op']} unchanged.")
+
+
+def _shown_properties(change: Change) -> list[PropertyChange]:
+    if change.action is Action.CREATE and change.desired is not None:
+        request = change.desired.request
+        return [PropertyChange(name, None, request.get(member)) for name, member in
+                (("ConnectorType", "connectorType"), ("ConnectionMode", "connectionMode")) if member in request]
+    return list(change.properties)
+
+
+def _property_line(prop: PropertyChange) -> str:
+    if prop.sensitive:
+        return f"{prop.path}: (sensitive value changed)"
+    after = json.dumps(prop.after, default=str)
+    text = f"{prop.path}: {after}" if prop.before is None else f"{prop.path}: {json.dumps(prop.before)} -> {after}"
+    return text + (" (forces replacement)" if prop.forces_replacement else "")
+
+
+def plan_json(plan: Plan, *, calls: dict[str, int] | None = None) -> str:
+    document: dict[str, Any] = {
+        "format_version": PLAN_FORMAT_VERSION,
+        "stack": plan.stack,
+        "env": plan.env,
+        "changes": [
+            {
+                "resource": c.resource,
+                "type": c.type,
+                "action": c.action.value,
+                "reasons": list(c.reasons),
+                "identifier": c.identifier,
+                "region": c.region,
+                "properties": [
+                    {"path": p.path, "before": None if p.sensitive else p.before,
+                     "after": None if p.sensitive else p.after, "sensitive": p.sensitive,
+                     "forces_replacement": p.forces_replacement}
+                    for p in c.properties
+                ],
+            }
+            for c in plan.changes
+        ],
+        "summary": plan.summary(),
+    }
+    if calls is not None:
+        document["aws_calls"] = dict(calls)
+    return json.dumps(document, indent=2, default=str)
+
+
+def rendered_yaml(stack: DesiredStack) -> str:
+    documents = []
+    for desired in stack.resources:
+        documents.append({
+            "name": desired.name,
+            "type": desired.type,
+            "region": desired.region,
+            "depends_on": sorted(desired.depends_on),
+            "props": redact(desired.rendered.props),
+            "api_request": redact(desired.request),
+        })
+    return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
+
+
+def rendered_json(stack: DesiredStack) -> str:
+    return json.dumps([yaml.safe_load(doc) for doc in rendered_yaml(stack).split("---\n") if doc.strip()], indent=2)
+
+
+def outcome_line(outcome: Outcome) -> str:
+    mark = {Status.DONE: "ok", Status.FAILED: "FAILED", Status.SKIPPED: "skipped"}[outcome.status]
+    return f"{outcome.resource}: {outcome.action.value} {mark}" + (f" - {outcome.message}" if outcome.message else "")
+
+
+def apply_summary(result: ApplyResult) -> str:
+    done = [o for o in result.outcomes if o.status is Status.DONE and o.action is not Action.NOOP]
+    parts = [f"{len(done)} changed"]
+    failed = result.count(Status.FAILED)
+    skipped = result.count(Status.SKIPPED)
+    if failed:
+        parts.append(f"{failed} failed")
+    if skipped:
+        parts.append(f"{skipped} skipped")
+    return "Apply finished: " + ", ".join(parts) + "."
