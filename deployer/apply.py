@@ -118,9 +118,12 @@ class _Applier:
             desired = self.resolve(desired, self.exports)
         region = desired.region or ""
         if change.action is Action.NOOP:
-            if change.prior is not None and change.live is not None and change.prior.exports != self.exports.get(
-                    change.resource):
-                self.recorder.record(_refreshed(change.prior, self.exports[change.resource]))
+            assert change.prior is not None
+            refreshed = replace(change.prior, exports=self.exports.get(change.resource, change.prior.exports),
+                                depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
+                                prevent_destroy=desired.spec.prevent_destroy)
+            if refreshed != change.prior:
+                self.recorder.record(refreshed)  # state-only: exports, dependencies, deletion policy
             return "no changes"
         if change.action is Action.REPLACE:
             assert change.prior is not None
@@ -168,10 +171,6 @@ class _Applier:
             created_at=kept,
             updated_at=stamp,
         )
-
-
-def _refreshed(prior: ResourceState, exports: dict[str, Any]) -> ResourceState:
-    return replace(prior, exports=exports)
 
 
 def apply_plan(plan: Plan, *, provider: Provider, recorder: StateRecorder, resolve: Resolve,

@@ -220,6 +220,7 @@ def _apply(args: argparse.Namespace, *, destroy: bool) -> int:
         else:
             print(plan_text(planned.plan, color=_color(args, sys.stdout)))
         if not planned.plan.has_changes:
+            engine.apply(planned)  # no AWS change; records state-only updates such as a new DeletionPolicy
             _debug_calls(args, engine.calls)
             return EXIT_OK
         if not args.auto_approve and not _confirm("destroy" if destroy else "deploy"):

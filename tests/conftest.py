@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,3 +26,28 @@ def emulator(clock: FakeClock) -> Iterator[Emulator]:
 def appflow(emulator: Emulator) -> Any:
     """A boto3 AppFlow client for the emulator, in us-east-1, without retries."""
     return appflow_client(emulator.endpoint)
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A process environment with dummy credentials and no user AWS configuration."""
+    home = tmp_path_factory.mktemp("aws-home")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_APPFLOW", raising=False)
+    for name in list(os.environ):
+        if name.startswith("STACK_VAR_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def against_emulator(aws_env: None, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """Point a normal (non --local) run at the emulator, the way a user would: AWS_ENDPOINT_URL_APPFLOW."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_APPFLOW", emulator.endpoint)
+    return emulator
