@@ -10,8 +10,8 @@ decides how they look.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -106,14 +106,17 @@ class Engine:
     def plan(self) -> Planned:
         """Validate (before any AWS call), read live state in batches, and plan."""
         manifest, context = self._context()
+        desired = validate_stack(context)  # before state or AWS: a broken manifest touches nothing
         state = self._state(manifest)
-        desired = validate_stack(context, state.exports())
+        if any(d.has_unknowns for d in desired.resources):
+            desired = validate_stack(context, state.exports())  # exports of resources that already exist
         _require_regions(desired)
         live = self._read_live(desired.resources, state)
         return Planned(build_plan(desired, state, live), desired, state)
 
     def destroy_plan(self) -> Planned:
         manifest, context = self._context()
+        validate_stack(context)  # a broken manifest destroys nothing either
         state = self._state(manifest)
         nothing = DesiredStack(replace(context, active=()), (), {})
         live = self._read_live((), state)
@@ -149,9 +152,3 @@ def _require_regions(desired: DesiredStack) -> None:
     if missing:
         raise StackError(f"no AWS region for {', '.join(missing)}: set the 'region' global in the manifest, "
                          "pass --region, or set AWS_REGION")
-
-
-@contextmanager
-def engine(stack_dir: Path, options: Options) -> Iterator[Engine]:
-    with Engine(stack_dir, options) as running:
-        yield running

@@ -162,14 +162,16 @@ def desire(spec: ResourceSpec, context: StackContext, exports: Mapping[str, Mapp
         origin = rendered.origin((prop,))
         problems.append(Diagnostic(origin.file, origin.line, origin.label,
                                    "read-only: AWS sets it", f"remove it; read it as resources.{spec.name}.{prop}"))
-    if not conversion.problems:
-        request = conversion.value
-        violations = [v for v in check_value(input_shape(CREATE_OPERATION), request) if not _about_unknown(v, request)]
-        violations = [v for v in violations if v.path != ("clientToken",)]
-        connector_type, label = request.get("connectorType"), request.get("connectorLabel")
-        if isinstance(connector_type, str) and not isinstance(label, Unknown):
-            violations += check_connector_rules(connector_type, label, request.get(CONFIG) or {}, creating=True)
-        problems += [_diagnostic(rendered, conversion, v, user_spelling=False) for v in violations]
+    request = conversion.value
+    not_converted = {v.path for v in conversion.problems}  # these would also show up as missing
+    violations = [
+        v for v in check_value(input_shape(CREATE_OPERATION), request)
+        if not _about_unknown(v, request) and conversion.user_path(v.path) not in not_converted
+    ]
+    connector_type, label = request.get("connectorType"), request.get("connectorLabel")
+    if isinstance(connector_type, str) and not isinstance(label, Unknown):
+        violations += check_connector_rules(connector_type, label, request.get(CONFIG) or {}, creating=True)
+    problems += [_diagnostic(rendered, conversion, v, user_spelling=False) for v in violations]
     if problems:
         raise ManifestError(problems)
     return Desired(spec, rendered, conversion, depends_on)
@@ -193,12 +195,14 @@ def _diagnostic(rendered: RenderedResource, conversion: Conversion, violation: V
     api_path: ApiPath = () if user_spelling else violation.path
     origin = rendered.origin(user_path)
     label = f"{rendered.spec.label}.props.{format_path(user_path)}"
-    message = violation.problem
+    message, fix = violation.problem, violation.fix
+    if message == "required member is missing":
+        message, fix = "required property is missing", f"add {user_path[-1]}"
     if violation.has_value:
         hidden = violation.sensitive or _is_credential(user_path) or _is_credential(api_path)
         shown = SENSITIVE if hidden else json.dumps(violation.value, default=str)
         message = f"{shown} {message}" if message.startswith(("is ", "does ")) else f"{message}: {shown}"
-    return Diagnostic(origin.file, origin.line, label, message, violation.fix)
+    return Diagnostic(origin.file, origin.line, label, message, fix)
 
 
 def _is_credential(path: KeyPath) -> bool:

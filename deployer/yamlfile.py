@@ -93,6 +93,7 @@ class _Builder:
                                                     "duplicate key", "remove one of the two"))
                     continue
                 result[key] = self.build(value_node, (*path, key))
+                self.lines[(*path, key)] = line  # a block value starts below its key; point at the key
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
