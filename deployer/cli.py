@@ -71,7 +71,7 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--local", action="store_true",
                         help="use the embedded local cloud (data in STACK_DIR/.stack/local), no AWS account needed")
     common.add_argument("--state", type=Path, metavar="FILE",
-                        help="state file (default: STACK_DIR/.stack/state/ENV.json)")
+                        help="state file (default: STACK_DIR/.stack/state/ENV.json; with --local, in .stack/local)")
     common.add_argument("--region", help="region for resources whose manifest names none")
     common.add_argument("--profile", help="AWS profile to use")
     common.add_argument("--output", choices=("text", "json"), default="text", help="output format")

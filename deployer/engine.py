@@ -19,7 +19,7 @@ from typing import Any
 from deployer.apply import ApplyHooks, ApplyResult, apply_plan
 from deployer.aws import LOCAL_REGION, AwsSettings, Clients
 from deployer.errors import StackError
-from deployer.local import local_cloud
+from deployer.local import local_cloud, local_data_dir
 from deployer.manifest import Manifest, find_stack_file, load_manifest
 from deployer.plan import LiveIndex, Plan, build_plan
 from deployer.providers import Live
@@ -50,8 +50,9 @@ def stack_root(stack_dir: Path) -> Path:
 
 
 def state_backend(stack_dir: Path, options: Options) -> StateBackend:
-    path = options.state_path or stack_root(stack_dir) / ".stack" / "state" / f"{options.inputs.env}.json"
-    return LocalBackend(path)
+    """``.stack/state/ENV.json``; with ``--local``, the local cloud's own, so the two never mix."""
+    base = local_data_dir(stack_root(stack_dir)) if options.local else stack_root(stack_dir) / ".stack"
+    return LocalBackend(options.state_path or base / "state" / f"{options.inputs.env}.json")
 
 
 def validate_offline(stack_dir: Path, options: Options) -> DesiredStack:
