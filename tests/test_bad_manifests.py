@@ -97,7 +97,8 @@ CASES = [
                                         "      - name: ConnectorType\n"),
      "stack.yaml:15 resources[0].props.CredentialsArn: read-only: AWS sets it; remove it; "
      "read it as resources.crm.CredentialsArn"),
-    ("credential-value-is-redacted", GOOD.replace("AccessToken: '{{ Token }}'", "AccessToken: 'super-secret-token x'"),
+    ("credential-value-is-redacted",
+     GOOD.replace("AccessToken: '{{ Token }}'", "AccessToken: 'super-secret-token x'"),
      "stack.yaml:24 resources[0].props.ConnectorProfileConfig.ConnectorProfileCredentials.Salesforce.AccessToken: "
      "(sensitive) does not match the required pattern; the whole value must match \\S+"),
 ]

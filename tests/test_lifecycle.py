@@ -78,7 +78,8 @@ def run(*args: str) -> int:
 
 
 def profiles(emulator: Emulator) -> list[dict[str, Any]]:
-    return list(appflow_client(emulator.endpoint).describe_connector_profiles(maxResults=100)["connectorProfileDetails"])
+    client = appflow_client(emulator.endpoint)
+    return list(client.describe_connector_profiles(maxResults=100)["connectorProfileDetails"])
 
 
 def plan_json(stack: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
@@ -194,7 +195,8 @@ def test_removed_resource_is_deleted_and_retained_one_is_forgotten(against_emula
     assert run("deploy", str(stack), "--auto-approve") == 0
     assert [p["connectorProfileName"] for p in profiles(against_emulator)] == ["lifecycle-dev-other"]
 
-    text = (stack / "stack.yaml").read_text().replace("    type: AWS::AppFlow", "    DeletionPolicy: Retain\n    type: AWS::AppFlow")
+    text = (stack / "stack.yaml").read_text().replace("    type: AWS::AppFlow",
+                                                      "    DeletionPolicy: Retain\n    type: AWS::AppFlow")
     (stack / "stack.yaml").write_text(text)
     assert run("deploy", str(stack), "--auto-approve") == 0  # records retain in state
     capsys.readouterr()
@@ -206,7 +208,8 @@ def test_removed_resource_is_deleted_and_retained_one_is_forgotten(against_emula
 def test_prevent_destroy_stops_a_replacing_plan(against_emulator: Emulator, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     stack = write_stack(tmp_path / "stack")
-    text = (stack / "stack.yaml").read_text().replace("    type: AWS::AppFlow", "    prevent_destroy: true\n    type: AWS::AppFlow")
+    text = (stack / "stack.yaml").read_text().replace("    type: AWS::AppFlow",
+                                                      "    prevent_destroy: true\n    type: AWS::AppFlow")
     (stack / "stack.yaml").write_text(text)
     assert run("deploy", str(stack), "--auto-approve") == 0
     (stack / "stack.yaml").write_text(text.replace("-sf'", "-renamed'"))

@@ -43,7 +43,8 @@ resources:
 def stack(tmp_path: Path) -> Path:
     (tmp_path / "stack.yaml").write_text(STACK)
     (tmp_path / "environments").mkdir()
-    (tmp_path / "environments" / "dev.yaml").write_text("Region: eu-west-1\nName: from-env-file\nFlag: true\nPort: 443\n")
+    (tmp_path / "environments" / "dev.yaml").write_text(
+        "Region: eu-west-1\nName: from-env-file\nFlag: true\nPort: 443\n")
     return tmp_path
 
 
