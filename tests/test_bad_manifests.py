@@ -81,8 +81,9 @@ CASES = [
      "match connector type 'Salesforce'; use the 'Salesforce' block, or change the connector type to 'Zendesk'"),
     ("missing-required", GOOD.replace("      - name: ConnectionMode\n        value: Public\n", ""),
      "stack.yaml:7 resources[0].props.ConnectionMode: required property is missing; add ConnectionMode"),
-    ("label-on-salesforce", GOOD.replace("      - name: ConnectorType\n",
-                                         "      - name: ConnectorLabel\n        value: x\n      - name: ConnectorType\n"),
+    ("label-on-salesforce",
+     GOOD.replace("      - name: ConnectorType\n", "      - name: ConnectorLabel\n        value: x\n"
+                                                  "      - name: ConnectorType\n"),
      'stack.yaml:15 resources[0].props.ConnectorLabel: only allowed with connector type \'CustomConnector\': "x"; '
      "remove connectorLabel"),
     ("duplicate-profile-name", GOOD + SECOND.replace("other-profile", "crm-profile"),
