@@ -58,10 +58,15 @@ def cfn_name(api_name: str | int) -> str | int:
     return _REVERSE_RENAMES.get(api_name, api_name[:1].upper() + api_name[1:])
 
 
+# Request members the deployer sets itself; a manifest may not.
+DEPLOYER_MEMBERS = ("clientToken",)
+
+
 def to_api(props: Mapping[str, Any], shape: StructureShape, *, not_in_api: tuple[str, ...] = ()) -> Conversion:
-    """Convert manifest props (CloudFormation names) to a value of ``shape``."""
+    """Convert manifest props (CloudFormation names) to a value of ``shape``; ``not_in_api`` props are skipped."""
     conversion = Conversion()
-    converted = _structure(props, shape, (), (), conversion, top_level_skip=not_in_api)
+    converted = _structure(props, shape, (), (), conversion, top_level_skip=not_in_api,
+                           withheld=DEPLOYER_MEMBERS)
     conversion.value = converted if isinstance(converted, dict) else {}
     conversion.origins[()] = ()
     return conversion
@@ -82,7 +87,13 @@ def _spellings_of(shape_name: str) -> dict[str, str]:
     names: dict[str, str] = {}
     for member in shape.members:
         names[member] = member
-        names[str(cfn_name(member))] = member
+        capitalized = member[:1].upper() + member[1:]
+        renamed = str(cfn_name(member))
+        # A rename that only changes case replaces the capitalized form (KMSArn, not KmsArn); one that is
+        # another word is an alias: CloudFormation says ConnectorOAuthRequest in most places, OAuthRequest in some.
+        if renamed.lower() != capitalized.lower():
+            names[capitalized] = member
+        names[renamed] = member
     for cfn, api in RENAMES.items():
         if api in shape.members:
             names[cfn] = api
@@ -111,7 +122,7 @@ def _convert(value: Any, shape: Shape, user: KeyPath, api: ApiPath, conversion: 
 
 
 def _structure(value: Any, shape: StructureShape, user: KeyPath, api: ApiPath, conversion: Conversion,
-               top_level_skip: tuple[str, ...] = ()) -> dict[str, Any] | None:
+               top_level_skip: tuple[str, ...] = (), withheld: tuple[str, ...] = ()) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         conversion.problems.append(Violation(user, f"expected a mapping, got {type_name(value)}", value=value,
                                              has_value=True))
@@ -122,8 +133,8 @@ def _structure(value: Any, shape: StructureShape, user: KeyPath, api: ApiPath, c
         if key in top_level_skip:
             continue
         member = spellings.get(key)
-        if member is None:
-            choices = [str(cfn_name(m)) for m in shape.members]
+        if member is None or member in withheld:
+            choices = [str(cfn_name(m)) for m in shape.members if m not in withheld]
             conversion.problems.append(Violation((*user, key), "unknown property", suggest(str(key), choices)))
             continue
         if member in result:
