@@ -246,20 +246,28 @@ def _confirm(verb: str) -> bool:
 
 
 class _Progress:
-    """One timestamped line per resource as apply goes."""
+    """One timestamped line per resource as apply goes. A closed output (``| head``) never stops the apply."""
 
     def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
+        self.stream: TextIO | None = stream
+
+    def _say(self, text: str) -> None:
+        if self.stream is None:
+            return
+        try:
+            print(f"{_clock()} {text}", file=self.stream, flush=True)
+        except OSError:
+            self.stream = None
 
     def started(self, change: Change) -> None:
         if change.action is not Action.NOOP:
-            print(f"{_clock()} {change.resource}: {change.action.value} started", file=self.stream, flush=True)
+            self._say(f"{change.resource}: {change.action.value} started")
 
     def finished(self, outcome: Outcome) -> None:
         from deployer.views import outcome_line
 
         if outcome.action is not Action.NOOP:
-            print(f"{_clock()} {outcome_line(outcome)}", file=self.stream, flush=True)
+            self._say(outcome_line(outcome))
 
 
 def _clock() -> str:
@@ -337,3 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (| head); say nothing more, and keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR

@@ -121,7 +121,7 @@ class Engine:
         state = self._state(manifest)
         nothing = DesiredStack(replace(context, active=()), (), {})
         live = self._read_live((), state)
-        plan = build_plan(nothing, state, live)
+        plan = build_plan(nothing, state, live, destroying=True)
         return Planned(plan, nothing, state)
 
     def _read_live(self, desired: tuple[Desired, ...] | list[Desired], state: StackState) -> LiveIndex:

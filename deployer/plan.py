@@ -85,13 +85,22 @@ class PlanError(StackError):
     """The plan breaks a rule the user set, such as prevent_destroy."""
 
 
-def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex) -> Plan:
+def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex, *, destroying: bool = False) -> Plan:
     manifest_names = {spec.name for spec in desired.context.manifest.resources}
     wanted = {d.name for d in desired.resources}
     leaving = [r for name, r in state.resources.items() if name not in wanted]
     graph = {r.name: set(r.depends_on) for r in leaving}
     order = dependency_order(sorted(graph), graph)
-    changes = [_leave(state.resources[name], manifest_names, desired.context.env, live) for name in reversed(order)]
+    env = desired.context.env
+    changes = []
+    for name in reversed(order):
+        if destroying:
+            why = "stack destroy"
+        elif name in manifest_names:
+            why = f"not part of environment '{env}' (its if: is false)"
+        else:
+            why = "no longer in the manifest"
+        changes.append(_leave(state.resources[name], why, live))
     changes += [_change(d, state, live) for d in desired.resources]
     guarded = [c for c in changes if c.action in (Action.DELETE, Action.REPLACE) and _prevents_destroy(c)]
     if guarded:
@@ -106,9 +115,7 @@ def _prevents_destroy(change: Change) -> bool:
                 (change.prior and change.prior.prevent_destroy))
 
 
-def _leave(prior: ResourceState, manifest_names: set[str], env: str, live: LiveIndex) -> Change:
-    why = (f"not part of environment '{env}' (its if: is false)" if prior.name in manifest_names
-           else "no longer in the manifest")
+def _leave(prior: ResourceState, why: str, live: LiveIndex) -> Change:
     found = live.get((prior.region, prior.identifier))
     if prior.retain:
         return Change(prior.name, prior.type, Action.FORGET, (why, "DeletionPolicy Retain: it stays in AWS"),

@@ -22,4 +22,4 @@ def redact(value: Any, *, hidden: bool = False) -> Any:
         return [redact(v, hidden=hidden) for v in value]
     if isinstance(value, Unknown):
         return "(known after apply)"
-    return SENSITIVE if hidden else value
+    return SENSITIVE if hidden and value is not None else value

@@ -109,10 +109,20 @@ def rendered_yaml(stack: DesiredStack) -> str:
             "type": desired.type,
             "region": desired.region,
             "depends_on": sorted(desired.depends_on),
-            "props": redact(desired.rendered.props),
+            "props": redact(_without_unset(desired.rendered.props)),
             "api_request": redact(desired.request),
         })
     return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
+
+
+def _without_unset(value: Any) -> Any:
+    """The props as written, less what is not set (null, "", and blocks left empty)."""
+    if isinstance(value, dict):
+        kept = {k: _without_unset(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, "", {}, [])}
+    if isinstance(value, list):
+        return [v for v in (_without_unset(i) for i in value) if v not in (None, "", {}, [])]
+    return value
 
 
 def rendered_json(stack: DesiredStack) -> str:
