@@ -315,15 +315,12 @@ def _jinja_problem(error: Exception, file: str, line: int | None, label: str) ->
         missing = re.search(r"'([^']+)' is undefined", str(error))
         if missing:
             name = missing.group(1)
-            return Diagnostic(file, line, label, f"undefined variable '{name}'",
-                              f"pass it with -e {name}=..., a --var-file, environments/<env>.yaml "
-                              f"or STACK_VAR_{name}")
+            return Diagnostic(file, line, label, f"undefined variable '{name}'", _how_to_set(name))
         attribute = re.search(r"has no attribute '([^']+)'", str(error))
         if attribute:
             name = attribute.group(1)
             return Diagnostic(file, line, label, f"undefined name '{name}'",
-                              f"for a variable, pass it with -e {name}=..., a --var-file, environments/<env>.yaml "
-                              f"or STACK_VAR_{name}; resources.NAME must name a resource of this stack")
+                              f"for a variable, {_how_to_set(name)}; resources.NAME must name a resource of this stack")
         return Diagnostic(file, line, label, f"undefined value: {error}",
                           "check the name; resources.NAME must be another resource of this stack in this environment")
     if isinstance(error, SecurityError):
@@ -333,3 +330,7 @@ def _jinja_problem(error: Exception, file: str, line: int | None, label: str) ->
         return Diagnostic(file, line, label, f"template syntax error: {error.message}",
                           "check the {{ }} and {% %} pairs")
     return Diagnostic(file, line, label, f"template error: {type(error).__name__}: {error}")
+
+
+def _how_to_set(name: str) -> str:
+    return f"pass it with -e {name}=..., a --var-file, environments/<env>.yaml or STACK_VAR_{name}"

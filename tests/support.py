@@ -78,15 +78,18 @@ def sample_value(model_shape: Shape, name: str = "") -> Any:
     if kind in ("integer", "long"):
         return max(int(model_shape.metadata.get("min", 1)), 1) if name != "portNumber" else 443
     if kind == "string":
-        if model_shape.enum:
-            return model_shape.enum[0]
-        meta = model_shape.metadata
-        for candidate in _STRING_CANDIDATES:
-            fits = meta.get("min", 0) <= len(candidate) <= meta.get("max", 10_000)
-            if fits and ("pattern" not in meta or compiled_pattern(meta["pattern"]).fullmatch(candidate)):
-                return candidate
-        raise AssertionError(f"no sample string fits {model_shape.name}: {meta}")
+        return model_shape.enum[0] if model_shape.enum else sample_string(model_shape)
     raise AssertionError(f"no sample for {kind}")
+
+
+def sample_string(model_shape: Shape, candidates: list[str] = _STRING_CANDIDATES) -> str:
+    """The first candidate that satisfies the model string's length and pattern."""
+    meta = model_shape.metadata
+    for candidate in candidates:
+        fits = meta.get("min", 0) <= len(candidate) <= meta.get("max", 10_000)
+        if fits and ("pattern" not in meta or compiled_pattern(meta["pattern"]).fullmatch(candidate)):
+            return candidate
+    raise AssertionError(f"no sample string fits {model_shape.name}: {meta}")
 
 
 def full_create_request(connector_type: str, name: str = "sample-profile") -> dict[str, Any]:

@@ -20,10 +20,11 @@ from botocore.exceptions import ParamValidationError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.validate import validate_parameters
 
-from deployer.apimodel import Violation, check_value, compiled_pattern, input_shape
+from deployer.apimodel import Violation, check_value, input_shape
 from deployer.connectors import check_connector_rules
 from deployer.convert import Conversion, cfn_name, to_api
 from deployer.schema import connector_profile_schema, property_paths, read_only_properties
+from tests.support import sample_string
 
 CREATE = input_shape("CreateConnectorProfile")
 REFERENCE_SCHEMA_SHA256 = "095d1ae1df38131db3ab37854f0cc03176b02789a7db4ac5e15a168b59f4c22e"
@@ -194,12 +195,7 @@ def sample_scalar(model: Shape, cfn_path: tuple[str, ...], existing: Any = None)
     assert kind == "string", f"no sample for {kind} at {cfn_path}"
     if model.enum:
         return next(v for v in model.enum if v != existing)
-    meta = model.metadata
-    for candidate in STRING_CANDIDATES:
-        fits = meta.get("min", 0) <= len(candidate) <= meta.get("max", 10_000)
-        if fits and ("pattern" not in meta or compiled_pattern(meta["pattern"]).fullmatch(candidate)):
-            return candidate
-    raise AssertionError(f"no sample string fits {model.name}: {meta}")
+    return sample_string(model, STRING_CANDIDATES)
 
 
 def sample(cfn_path: tuple[str, ...], connector: str, existing: Any = None) -> Any:
