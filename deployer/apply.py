@@ -137,7 +137,7 @@ class _Applier:
         else:
             exports = self.provider.create(region, request, token)
         exports = {**(change.prior.exports if change.prior and operation == "update" else {}), **exports}
-        if self.needed_by.get(desired.name) or "CredentialsArn" not in exports:
+        if self.needed_by.get(desired.name):  # dependents need every export now; others get them at the next read
             live = self.provider.read(region, [request["connectorProfileName"]]).get(request["connectorProfileName"])
             if live is not None:
                 exports = {**exports, **live.exports}

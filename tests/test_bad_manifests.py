@@ -159,3 +159,13 @@ def test_usage_errors_exit_64(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as raised:
         main(["deploy", ".", "--parallelism", "0"])
     assert raised.value.code == 64
+
+
+def test_an_export_name_that_shadows_a_variable_is_refused(against_emulator: Emulator, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    text = GOOD.replace("    props:\n", "    exports: [Token]\n    props:\n", 1)
+    (tmp_path / "stack.yaml").write_text(text)
+    assert main(["plan", str(tmp_path), "-e", "Token=t"]) == 1
+    assert "resources[0].exports: export 'Token' has the name of a variable or global; rename the variable, " \
+           "or use resources.crm.Token" in capsys.readouterr().err
+    assert against_emulator.stats.total == 0
