@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from deployer.connectors import CONFIG, CREDENTIALS
-from deployer.errors import ResourceNotFound, StackError
+from deployer.errors import AwsError, ResourceNotFound, StackError
 from deployer.plan import Action, Change, Plan
 from deployer.providers import Provider
-from deployer.state import ResourceState, StateRecorder, now
+from deployer.state import Intent, ResourceState, StateRecorder, now
 from deployer.validate import Desired
 
 Resolve = Callable[[Desired, Mapping[str, Mapping[str, Any]]], Desired]
@@ -105,18 +105,17 @@ class _Applier:
 
     def _carry_out(self, change: Change) -> str:
         if change.action is Action.FORGET:
-            self.recorder.forget(change.resource)
+            self.recorder.forget(change.resource, "forgotten (left in AWS)" if change.live else "forgotten")
             return "forgotten; it stays in AWS" if change.live else "forgotten"
         if change.action is Action.DELETE:
             assert change.prior is not None
-            self._delete(change.prior.region, change.prior.identifier)
-            self.recorder.forget(change.resource)
+            self._delete(change.prior)
+            self.recorder.forget(change.resource, f"deleted {change.prior.identifier}")
             return f"deleted {change.prior.identifier}"
         assert change.desired is not None
         desired = change.desired
         if desired.has_unknowns:
             desired = self.resolve(desired, self.exports)
-        region = desired.region or ""
         if change.action is Action.NOOP:
             assert change.prior is not None
             refreshed = replace(change.prior, exports=self.exports.get(change.resource, change.prior.exports),
@@ -127,30 +126,55 @@ class _Applier:
             return "no changes"
         if change.action is Action.REPLACE:
             assert change.prior is not None
-            self._delete(change.prior.region, change.prior.identifier)
-        state = self.recorder.state
-        request = desired.request
+            self._delete(change.prior)
         operation = "update" if change.action is Action.UPDATE else "create"
-        token = client_token(state.lineage, desired.name, operation, state.fingerprint(request))
-        if operation == "update":
-            exports = self.provider.update(region, request, token)
-        else:
-            exports = self.provider.create(region, request, token)
-        exports = {**(change.prior.exports if change.prior and operation == "update" else {}), **exports}
-        if self.needed_by.get(desired.name):  # dependents need every export now; others get them at the next read
-            live = self.provider.read(region, [request["connectorProfileName"]]).get(request["connectorProfileName"])
+        exports = self._write(desired, operation)
+        if operation == "update" and change.prior is not None:
+            exports = {**change.prior.exports, **exports}
+        name, region = desired.request["connectorProfileName"], desired.region or ""
+        if desired.request.get("connectionMode") == "Private":
+            ready = self.provider.wait_until_ready(region, name)
+            exports = {**exports, **ready.exports}
+        elif self.needed_by.get(desired.name):  # dependents need every export now; others get them at the next read
+            live = self.provider.read(region, [name]).get(name)
             if live is not None:
                 exports = {**exports, **live.exports}
         self.exports[desired.name] = exports
-        self.recorder.record(self._state_of(desired, change, exports))
-        verb = {"create": "created", "update": "updated"}[operation]
-        return f"{'replaced' if change.action is Action.REPLACE else verb} {request['connectorProfileName']}"
+        verb = "replaced" if change.action is Action.REPLACE else {"create": "created", "update": "updated"}[operation]
+        self.recorder.record(self._state_of(desired, change, exports), f"{verb} {name}")
+        return f"{verb} {name}"
 
-    def _delete(self, region: str, identifier: str) -> None:
+    def _write(self, desired: Desired, operation: str) -> dict[str, Any]:
+        """Create or update, with the intent recorded first and a token that makes a repeat harmless."""
+        state = self.recorder.state
+        request = desired.request
+        token = client_token(state.lineage, desired.name, operation, state.fingerprint(request))
+        self.recorder.begin(Intent(
+            resource=desired.name, operation=operation, identifier=request["connectorProfileName"],
+            region=desired.region or "", client_token=token, applied=without_credentials(request),
+            credentials_fingerprint=state.fingerprint(desired.credentials),
+            depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
+            prevent_destroy=desired.spec.prevent_destroy, started=now(),
+        ))
+        call = self.provider.update if operation == "update" else self.provider.create
         try:
-            self.provider.delete(region, identifier)
+            return call(desired.region or "", request, token)
+        except AwsError as error:
+            if error.answered:
+                self.recorder.settle(desired.name)  # AWS refused it, so nothing happened
+            raise
+
+    def _delete(self, prior: ResourceState) -> None:
+        self.recorder.begin(Intent(resource=prior.name, operation="delete", identifier=prior.identifier,
+                                   region=prior.region, client_token="", started=now()))
+        try:
+            self.provider.delete(prior.region, prior.identifier)
         except ResourceNotFound:
             pass  # already gone: the goal is reached
+        except AwsError as error:
+            if error.answered:
+                self.recorder.settle(prior.name)
+            raise
 
     def _state_of(self, desired: Desired, change: Change, exports: dict[str, Any]) -> ResourceState:
         state = self.recorder.state

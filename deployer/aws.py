@@ -8,6 +8,7 @@ Every call made is counted, for ``--debug`` and the JSON output.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ class AwsSettings:
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None  # set only for the embedded local cloud
-    max_attempts: int = 5
 
 
 class Clients:
@@ -54,7 +54,9 @@ class Clients:
         with self._lock:
             key = (service, region)
             if key not in self._clients:
-                config = Config(retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
+                # The SDK's standard retry mode, unless the user chose another; its attempts follow the
+                # standard AWS settings (AWS_MAX_ATTEMPTS, the profile), default 3.
+                config = Config(retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard")},
                                 max_pool_connections=64)
                 made = self._session.client(service, region_name=region, endpoint_url=self.settings.endpoint_url,
                                             config=config)

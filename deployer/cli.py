@@ -77,6 +77,12 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--output", choices=("text", "json"), default="text", help="output format")
     common.add_argument("--no-color", action="store_true", help="no colour (also: NO_COLOR set)")
     common.add_argument("--debug", action="store_true", help="show tracebacks and the AWS calls made")
+    common.add_argument("--max-attempts", type=_number(int, 1), metavar="N",
+                        help="attempts per AWS call for throttling and server errors (default 8; manifest: retries)")
+    common.add_argument("--max-wait", type=_number(float, 0), metavar="SECONDS",
+                        help="longest wait between attempts (default 20; manifest: retries)")
+    common.add_argument("--lock-timeout", type=_number(float, 0), default=0.0, metavar="SECONDS",
+                        help="wait this long for another run's lock instead of failing at once")
     return common
 
 
@@ -107,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--auto-approve", action="store_true", help="apply without asking")
     deploy.add_argument("--parallelism", type=_number(int, 1), default=10, metavar="N",
                         help="resources applied at once (default 10)")
+    deploy.add_argument("--adopt", action="store_true",
+                        help="take over profiles that exist in AWS with a name the stack wants but are not in state")
     deploy.set_defaults(run=_run_deploy)
 
     destroy = commands.add_parser("destroy", parents=[common], help="delete what this stack's state owns")
@@ -119,8 +127,29 @@ def build_parser() -> argparse.ArgumentParser:
     skeleton.add_argument("--connector", help="only this connector's blocks (e.g. Salesforce)")
     skeleton.set_defaults(run=_run_skeleton)
 
+    _add_state(commands, common)
     _add_emulator(commands)
     return parser
+
+
+def _add_state(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    state = commands.add_parser("state", help="inspect and change the recorded state")
+    actions = state.add_subparsers(dest="state_command", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    listed = actions.add_parser("list", parents=[common], help="the resources in state")
+    listed.set_defaults(run=_run_state_list)
+    show = actions.add_parser("show", parents=[common], help="resources, exports and history (never secrets)")
+    show.set_defaults(run=_run_state_show)
+    remove = actions.add_parser("rm", parents=[common], help="forget a resource; it stays in AWS")
+    remove.add_argument("resource", metavar="RESOURCE")
+    remove.set_defaults(run=_run_state_rm)
+    imported = actions.add_parser("import", parents=[common], help="record an existing profile as RESOURCE")
+    imported.add_argument("resource", metavar="RESOURCE")
+    imported.add_argument("name_or_arn", metavar="NAME_OR_ARN")
+    imported.set_defaults(run=_run_state_import)
+    unlock = actions.add_parser("unlock", parents=[common], help="release a lock left by a run that is gone")
+    unlock.add_argument("lock_id", metavar="LOCK_ID")
+    unlock.set_defaults(run=_run_state_unlock)
 
 
 def _add_emulator(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -158,7 +187,8 @@ def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                     default_region=args.region)
     aws = AwsSettings(profile=args.profile, region=args.region)
     return Options(inputs=inputs, state_path=args.state, aws=aws, local=args.local,
-                   parallelism=getattr(args, "parallelism", 10))
+                   parallelism=getattr(args, "parallelism", 10), max_attempts=args.max_attempts,
+                   max_wait=args.max_wait, adopt=getattr(args, "adopt", False), lock_timeout=args.lock_timeout)
 
 
 def _run_validate(args: argparse.Namespace) -> int:
@@ -210,28 +240,90 @@ def _run_destroy(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace, *, destroy: bool) -> int:
-    from deployer.engine import Engine
+    from deployer.engine import Engine, validate_offline
     from deployer.views import apply_summary, plan_json, plan_text
 
+    verb = "destroy" if destroy else "deploy"
+    validate_offline(args.stack_dir, _options(args))  # a broken manifest neither locks nor calls
     with Engine(args.stack_dir, _options(args)) as engine:
-        planned = engine.destroy_plan() if destroy else engine.plan()
-        if args.output == "json":
-            print(plan_json(planned.plan), file=sys.stderr)
-        else:
-            print(plan_text(planned.plan, color=_color(args, sys.stdout)))
-        if not planned.plan.has_changes:
-            engine.apply(planned)  # no AWS change; records state-only updates such as a new DeletionPolicy
+        with engine.locked(verb) as taken_over:
+            if taken_over is not None:
+                print(f"Warning: took over a lock whose run is gone: {taken_over.describe()}", file=sys.stderr)
+            planned = engine.plan(destroying=destroy, record_recovery=True)
+            for note in planned.recovered:
+                print(f"Recovered: {note}", file=sys.stderr)
+            if args.output == "json":
+                print(plan_json(planned.plan), file=sys.stderr)
+            else:
+                print(plan_text(planned.plan, color=_color(args, sys.stdout)))
+            if planned.plan.blockers:
+                raise StackError("nothing was applied: " + "; ".join(planned.plan.blockers))
+            if not planned.plan.has_changes:
+                engine.apply(planned)  # no AWS change; records state-only updates such as a new DeletionPolicy
+                _debug_calls(args, engine.calls)
+                return EXIT_OK
+            if not args.auto_approve and not _confirm(verb):
+                return EXIT_ERROR
+            result = engine.apply(planned, hooks=_Progress(sys.stdout))
             _debug_calls(args, engine.calls)
-            return EXIT_OK
-        if not args.auto_approve and not _confirm("destroy" if destroy else "deploy"):
-            return EXIT_ERROR
-        result = engine.apply(planned, hooks=_Progress(sys.stdout))
-        _debug_calls(args, engine.calls)
     print(apply_summary(result))
     if result.failed:
         for outcome in result.failed:
             print(f"Error: {outcome.resource}: {outcome.message}", file=sys.stderr)
         return EXIT_ERROR
+    return EXIT_OK
+
+
+def _run_state_list(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+
+    with Engine(args.stack_dir, _options(args)) as engine:
+        state = engine.state()
+    if args.output == "json":
+        import json
+
+        print(json.dumps(sorted(state.resources)))
+        return EXIT_OK
+    for name, resource in sorted(state.resources.items()):
+        print(f"{name}\t{resource.type}\t{resource.identifier}\t{resource.region}")
+    return EXIT_OK
+
+
+def _run_state_show(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+    from deployer.views import state_text
+
+    with Engine(args.stack_dir, _options(args)) as engine:
+        state = engine.state()
+        print(state_text(state, engine.backend.location, json_output=args.output == "json"))
+    return EXIT_OK
+
+
+def _run_state_rm(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+
+    with Engine(args.stack_dir, _options(args)) as engine, engine.locked("state rm"):
+        removed = engine.remove_from_state(args.resource)
+    print(f"Removed {args.resource} from state; {removed.identifier} stays in AWS.")
+    return EXIT_OK
+
+
+def _run_state_import(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+
+    with Engine(args.stack_dir, _options(args)) as engine, engine.locked("state import"):
+        record = engine.import_resource(args.resource, args.name_or_arn)
+    print(f"Imported {record.identifier} as {args.resource}. Its credentials cannot be read from AWS: the next "
+          "deploy sets them from the manifest.")
+    return EXIT_OK
+
+
+def _run_state_unlock(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+
+    with Engine(args.stack_dir, _options(args)) as engine:
+        holder = engine.unlock(args.lock_id)
+    print(f"Released {holder.describe()}.")
     return EXIT_OK
 
 

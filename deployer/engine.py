@@ -1,17 +1,18 @@
 """The engine: runs the pipeline for one stack and environment, from files to applied state.
 
-    load_manifest -> build_context -> validate_stack -> (state, live read) -> build_plan -> apply_plan
+    load_manifest -> build_context -> validate_stack -> (state, reconcile, live read) -> build_plan -> apply_plan
 
-It owns the edges the core modules do not touch: the state backend, the AWS
-clients (or the embedded local cloud) and the provider. It returns values; the CLI
-decides how they look.
+It owns the edges the core modules do not touch: the state backend and its lock, the
+AWS clients (or the embedded local cloud) and the provider. It returns values; the
+CLI decides how they look.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,15 @@ from deployer.apply import ApplyHooks, ApplyResult, apply_plan
 from deployer.aws import LOCAL_REGION, AwsSettings, Clients
 from deployer.errors import StackError
 from deployer.local import local_cloud, local_data_dir
+from deployer.lock import LocalLock, LockInfo
 from deployer.manifest import Manifest, find_stack_file, load_manifest
 from deployer.plan import LiveIndex, Plan, build_plan
 from deployer.providers import Live
 from deployer.providers.appflow import AppFlowProvider
+from deployer.reconcile import reconcile
 from deployer.render import Inputs, StackContext, build_context
-from deployer.state import LocalBackend, StackState, StateBackend, StateRecorder
+from deployer.retry import RetryPolicy
+from deployer.state import LocalBackend, ResourceState, StackState, StateRecorder, now
 from deployer.validate import Desired, DesiredStack, desire, validate_stack
 
 
@@ -36,6 +40,11 @@ class Options:
     aws: AwsSettings = field(default_factory=AwsSettings)
     local: bool = False
     parallelism: int = 10
+    max_attempts: int | None = None  # None: the manifest's retries, else the default policy
+    max_wait: float | None = None
+    adopt: bool = False
+    lock_timeout: float = 0.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
 
 @dataclass(frozen=True)
@@ -43,16 +52,17 @@ class Planned:
     plan: Plan
     desired: DesiredStack
     state: StackState
+    recovered: tuple[str, ...] = ()  # how intents of an interrupted run were resolved
 
 
 def stack_root(stack_dir: Path) -> Path:
     return find_stack_file(stack_dir).parent
 
 
-def state_backend(stack_dir: Path, options: Options) -> StateBackend:
+def state_path(stack_dir: Path, options: Options) -> Path:
     """``.stack/state/ENV.json``; with ``--local``, the local cloud's own, so the two never mix."""
     base = local_data_dir(stack_root(stack_dir)) if options.local else stack_root(stack_dir) / ".stack"
-    return LocalBackend(options.state_path or base / "state" / f"{options.inputs.env}.json")
+    return options.state_path or base / "state" / f"{options.inputs.env}.json"
 
 
 def validate_offline(stack_dir: Path, options: Options) -> DesiredStack:
@@ -62,13 +72,15 @@ def validate_offline(stack_dir: Path, options: Options) -> DesiredStack:
 
 
 class Engine:
-    """One stack and environment, with its clients and state; use it as a context manager."""
+    """One stack and environment, with its clients, state and lock; use it as a context manager."""
 
     def __init__(self, stack_dir: Path, options: Options) -> None:
         self.stack_dir = stack_dir
         self.options = options
         self._exit = ExitStack()
         self.clients: Clients | None = None
+        self.backend = LocalBackend(state_path(stack_dir, options))
+        self.lock = LocalLock(self.backend.path.with_name(self.backend.path.name + ".lock"), sleep=options.sleep)
 
     def __enter__(self) -> Engine:
         settings = self.options.aws
@@ -77,24 +89,38 @@ class Engine:
             settings = replace(settings, endpoint_url=endpoint, profile=None,
                                region=settings.region or LOCAL_REGION)
         self.clients = Clients(settings)
-        self.provider = AppFlowProvider(self.clients)
-        self.backend = state_backend(self.stack_dir, self.options)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._exit.close()
 
     @property
-    def calls(self) -> Mapping[str, int]:
+    def calls(self) -> dict[str, int]:
         return dict(self.clients.calls) if self.clients else {}
 
-    def _context(self) -> tuple[Manifest, StackContext]:
+    @contextmanager
+    def locked(self, operation: str) -> Iterator[LockInfo | None]:
+        """Hold the stack's lock; yields the dead holder whose lock was taken over, if any."""
+        lock, taken_over = self.lock.acquire(operation, self.options.lock_timeout)
+        try:
+            yield taken_over
+        finally:
+            self.lock.release(lock)
+
+    def _context(self) -> tuple[Manifest, StackContext, AppFlowProvider]:
         manifest = load_manifest(self.stack_dir)
         assert self.clients is not None
         inputs = replace(self.options.inputs, default_region=self.clients.default_region)
-        return manifest, build_context(manifest, inputs)
+        return manifest, build_context(manifest, inputs), AppFlowProvider(self.clients, self._retry(manifest))
 
-    def _state(self, manifest: Manifest) -> StackState:
+    def _retry(self, manifest: Manifest) -> RetryPolicy:
+        default = RetryPolicy()
+        attempts = self.options.max_attempts or manifest.retries.get("max_attempts") or default.max_attempts
+        wait = self.options.max_wait if self.options.max_wait is not None else manifest.retries.get(
+            "max_wait", default.max_wait)
+        return RetryPolicy(max_attempts=int(attempts), max_wait=float(wait), sleep=self.options.sleep)
+
+    def read_state(self, manifest: Manifest) -> StackState:
         state = self.backend.read()
         if state is None:
             return StackState.new(manifest.name, self.options.inputs.env)
@@ -104,33 +130,32 @@ class Engine:
                              "--state or --env")
         return state
 
-    def plan(self) -> Planned:
-        """Validate (before any AWS call), read live state in batches, and plan."""
-        manifest, context = self._context()
+    def plan(self, *, destroying: bool = False, record_recovery: bool = False) -> Planned:
+        """Validate (before any AWS call), read live state in batches, resolve interrupted runs, and plan."""
+        manifest, context, self.provider = self._context()
         desired = validate_stack(context)  # before state or AWS: a broken manifest touches nothing
-        state = self._state(manifest)
+        state = self.read_state(manifest)
         if any(d.has_unknowns for d in desired.resources):
             desired = validate_stack(context, state.exports())  # exports of resources that already exist
+        if destroying:
+            desired = DesiredStack(replace(context, active=()), (), {})
         _require_regions(desired)
         live = self._read_live(desired.resources, state)
-        return Planned(build_plan(desired, state, live), desired, state)
+        state, recovered = reconcile(state, live)
+        if recovered and record_recovery:
+            state = self.backend.write(state)
+        plan = build_plan(desired, state, live, destroying=destroying, adopt=self.options.adopt)
+        return Planned(plan, desired, state, tuple(recovered))
 
-    def destroy_plan(self) -> Planned:
-        manifest, context = self._context()
-        validate_stack(context)  # a broken manifest destroys nothing either
-        state = self._state(manifest)
-        nothing = DesiredStack(replace(context, active=()), (), {})
-        live = self._read_live((), state)
-        plan = build_plan(nothing, state, live, destroying=True)
-        return Planned(plan, nothing, state)
-
-    def _read_live(self, desired: tuple[Desired, ...] | list[Desired], state: StackState) -> LiveIndex:
+    def _read_live(self, desired: tuple[Desired, ...], state: StackState) -> LiveIndex:
         wanted: dict[str, set[str]] = defaultdict(set)
         for item in desired:
             if isinstance(item.identifier, str):
                 wanted[item.region or ""].add(item.identifier)
         for resource in state.resources.values():
             wanted[resource.region].add(resource.identifier)
+        for intent in state.pending.values():
+            wanted[intent.region].add(intent.identifier)
         live: dict[tuple[str, str], Live] = {}
         for region, names in sorted(wanted.items()):
             for name, found in self.provider.read(region, sorted(names)).items():
@@ -138,6 +163,8 @@ class Engine:
         return live
 
     def apply(self, planned: Planned, hooks: ApplyHooks | None = None) -> ApplyResult:
+        if planned.plan.blockers:
+            raise StackError("nothing was applied: " + "; ".join(planned.plan.blockers))
         recorder = StateRecorder(self.backend, planned.state)
         context = planned.desired.context
 
@@ -146,6 +173,50 @@ class Engine:
 
         return apply_plan(planned.plan, provider=self.provider, recorder=recorder, resolve=resolve,
                           parallelism=self.options.parallelism, hooks=hooks)
+
+    # State commands ------------------------------------------------------------------------------
+
+    def state(self) -> StackState:
+        manifest = load_manifest(self.stack_dir)
+        return self.read_state(manifest)
+
+    def remove_from_state(self, resource: str) -> ResourceState:
+        manifest = load_manifest(self.stack_dir)
+        state = self.read_state(manifest)
+        if resource not in state.resources:
+            raise StackError(f"'{resource}' is not in the state; `stack state list` shows what is")
+        recorder = StateRecorder(self.backend, state)
+        removed = state.resources[resource]
+        recorder.forget(resource, f"removed from state by `stack state rm` (still in AWS: {removed.identifier})")
+        return removed
+
+    def import_resource(self, resource: str, name_or_arn: str) -> ResourceState:
+        """Record an existing profile as ``resource``: what AWS says, credentials unknown until the next deploy."""
+        manifest, context, self.provider = self._context()
+        desired = validate_stack(context)
+        target = next((d for d in desired.resources if d.name == resource), None)
+        if target is None:
+            raise StackError(f"'{resource}' is not a resource of this stack in environment "
+                             f"'{self.options.inputs.env}'; import needs the resource in the manifest first")
+        state = self.read_state(manifest)
+        if resource in state.resources:
+            raise StackError(f"'{resource}' is already in the state as {state.resources[resource].identifier}; "
+                             "`stack state rm` it first")
+        name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
+        region = (name_or_arn.split(":")[3] if name_or_arn.startswith("arn:") else None) or target.region or ""
+        found = self.provider.read(region, [name]).get(name)
+        if found is None:
+            raise StackError(f"no connector profile named '{name}' in {region}")
+        record = ResourceState(name=resource, type=target.type, identifier=name, region=region, arn=found.arn,
+                               applied=dict(found.properties), credentials_fingerprint=None,
+                               exports=dict(found.exports), depends_on=tuple(sorted(target.depends_on)),
+                               retain=target.spec.retain, prevent_destroy=target.spec.prevent_destroy,
+                               created_at=now(), updated_at=now())
+        StateRecorder(self.backend, state).record(record, f"imported {name}")
+        return record
+
+    def unlock(self, lock_id: str) -> LockInfo:
+        return self.lock.force_unlock(lock_id)
 
 
 def _require_regions(desired: DesiredStack) -> None:

@@ -58,11 +58,13 @@ class StateError(StackError):
 class AwsError(StackError):
     """An AWS call failed. ``code`` is AWS's error code (``ThrottlingException``...)."""
 
-    def __init__(self, message: str, *, code: str = "", operation: str = "", resource: str = "") -> None:
+    def __init__(self, message: str, *, code: str = "", operation: str = "", resource: str = "",
+                 answered: bool = True) -> None:
         super().__init__(message)
         self.code = code
         self.operation = operation
         self.resource = resource
+        self.answered = answered  # False when no answer came back: the call may or may not have happened
 
 
 class ResourceNotFound(AwsError):

@@ -24,7 +24,8 @@ TEMPLATE_LIBRARY = "templates"
 TYPE_ALIASES = {"aws.appflow.connector_profiles": "AWS::AppFlow::ConnectorProfile"}
 SUPPORTED_TYPES = ("AWS::AppFlow::ConnectorProfile",)
 
-_TOP_KEYS = ("version", "name", "description", "providers", "globals", "resources")
+_TOP_KEYS = ("version", "name", "description", "providers", "globals", "resources", "retries")
+_RETRY_KEYS = {"max_attempts": int, "max_wait": (int, float)}
 _RESOURCE_KEYS = ("name", "type", "props", "exports", "depends_on", "if", "template", "vars", "description",
                   "DeletionPolicy", "prevent_destroy")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -89,6 +90,7 @@ class Manifest:
     description: str
     globals: tuple[GlobalSpec, ...]
     resources: tuple[ResourceSpec, ...]
+    retries: dict[str, float] = field(default_factory=dict)  # max_attempts, max_wait
 
 
 def find_stack_file(stack_dir: Path) -> Path:
@@ -177,7 +179,27 @@ class _Reader:
                              f"duplicate resource name '{resource.name}' (also resources[{seen[resource.name]}])",
                              "give each resource its own name")
             seen.setdefault(resource.name, resource.index)
-        return Manifest(self.root, self.doc, name, str(description), stack_globals, resources)
+        retries = self.read_retries(data.get("retries"))
+        return Manifest(self.root, self.doc, name, str(description), stack_globals, resources, retries)
+
+    def read_retries(self, value: Any) -> dict[str, float]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(self.doc, ("retries",), "retries must be a mapping",
+                         "retries: {max_attempts: 8, max_wait: 20}")
+            return {}
+        found: dict[str, float] = {}
+        for key, item in value.items():
+            wanted = _RETRY_KEYS.get(key)
+            if wanted is None:
+                self.problem(self.doc, ("retries", key), "unknown key", suggest(str(key), list(_RETRY_KEYS)))
+            elif isinstance(item, bool) or not isinstance(item, wanted) or item < (1 if key == "max_attempts" else 0):
+                self.problem(self.doc, ("retries", key), f"{item!r} is not allowed here",
+                             "max_attempts is a whole number of at least 1, max_wait seconds of 0 or more")
+            else:
+                found[key] = item
+        return found
 
     def read_globals(self, items: Any) -> tuple[GlobalSpec, ...]:
         if not isinstance(items, list):

@@ -62,6 +62,7 @@ class Change:
     desired: Desired | None = None
     prior: ResourceState | None = None
     live: Live | None = None
+    blocker: str = ""  # why apply must not go ahead with this change
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class Plan:
     stack: str
     env: str
     changes: tuple[Change, ...]
+
+    @property
+    def blockers(self) -> tuple[str, ...]:
+        return tuple(c.blocker for c in self.changes if c.blocker)
 
     @property
     def has_changes(self) -> bool:
@@ -85,7 +90,8 @@ class PlanError(StackError):
     """The plan breaks a rule the user set, such as prevent_destroy."""
 
 
-def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex, *, destroying: bool = False) -> Plan:
+def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex, *, destroying: bool = False,
+               adopt: bool = False) -> Plan:
     manifest_names = {spec.name for spec in desired.context.manifest.resources}
     wanted = {d.name for d in desired.resources}
     leaving = [r for name, r in state.resources.items() if name not in wanted]
@@ -101,7 +107,7 @@ def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex, *, des
         else:
             why = "no longer in the manifest"
         changes.append(_leave(state.resources[name], why, live))
-    changes += [_change(d, state, live) for d in desired.resources]
+    changes += [_change(d, state, live, adopt) for d in desired.resources]
     guarded = [c for c in changes if c.action in (Action.DELETE, Action.REPLACE) and _prevents_destroy(c)]
     if guarded:
         lines = "; ".join(f"'{c.resource}' would be {c.action.value}d ({', '.join(c.reasons)})" for c in guarded)
@@ -127,21 +133,30 @@ def _leave(prior: ResourceState, why: str, live: LiveIndex) -> Change:
                   live=found)
 
 
-def _change(desired: Desired, state: StackState, live: LiveIndex) -> Change:
+def _change(desired: Desired, state: StackState, live: LiveIndex, adopt: bool) -> Change:
     prior = state.resources.get(desired.name)
     identifier = desired.identifier
     region = desired.region or ""
     name = identifier if isinstance(identifier, str) else None
     found = live.get((region, name)) if name else None
+    adopting = prior is None and found is not None and adopt
+    if adopting:
+        assert found is not None and name is not None
+        prior = _from_live(desired, found, name, region)
 
-    def make(action: Action, reasons: list[str], properties: list[PropertyChange] | None = None) -> Change:
+    def make(action: Action, reasons: list[str], properties: list[PropertyChange] | None = None,
+             blocker: str = "") -> Change:
+        if adopting:
+            reasons = [f"adopts the existing profile '{name}' (--adopt)", *reasons]
         return Change(desired.name, desired.type, action, tuple(reasons), name, region, tuple(properties or ()),
-                      desired, prior, found)
+                      desired, prior, found, blocker)
 
     if prior is None:
         if found is not None:
-            return make(Action.CREATE, [f"a connector profile named '{name}' already exists in AWS but not in this "
-                                        "stack's state; creating it will fail until it is imported or renamed"])
+            why = f"a connector profile named '{name}' exists in AWS but not in this stack's state"
+            fix = (f"{why}: import it with `stack state import STACK_DIR {desired.name} {name}` (with the same "
+                   "--env and --state), or deploy with --adopt to take it over")
+            return make(Action.CREATE, [why], blocker=fix)
         return make(Action.CREATE, ["new resource"])
     if prior.identifier != identifier or prior.region != region:
         moved = (f"ConnectorProfileName changes from '{prior.identifier}' to '{_show(identifier)}'"
@@ -213,3 +228,9 @@ def _flatten(value: Any, path: KeyPath, into: dict[KeyPath, Any]) -> None:
             _flatten(item, (*path, key), into)
     else:
         into[path] = value
+
+
+def _from_live(desired: Desired, found: Live, name: str, region: str) -> ResourceState:
+    """A state record for a profile that exists but was never recorded: what AWS says, credentials unknown."""
+    return ResourceState(name=desired.name, type=desired.type, identifier=name, region=region, arn=found.arn,
+                         applied=dict(found.properties), credentials_fingerprint=None, exports=dict(found.exports))

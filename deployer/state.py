@@ -46,6 +46,39 @@ class ResourceState:
 
 
 @dataclass(frozen=True)
+class Intent:
+    """A mutating call about to be made: written before the call, cleared after its result is recorded.
+
+    After a crash, an intent left behind says which call may or may not have happened.
+    """
+
+    resource: str
+    operation: str  # create | update | delete
+    identifier: str
+    region: str
+    client_token: str
+    applied: dict[str, Any] = field(default_factory=dict)  # the request, credentials removed
+    credentials_fingerprint: str | None = None
+    depends_on: tuple[str, ...] = ()
+    retain: bool = False
+    prevent_destroy: bool = False
+    started: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of history: what was done to a resource, when, by which state serial."""
+
+    serial: int
+    time: str
+    resource: str
+    event: str
+
+
+HISTORY_LENGTH = 200
+
+
+@dataclass(frozen=True)
 class StackState:
     stack: str
     env: str
@@ -53,6 +86,12 @@ class StackState:
     serial: int = 0
     fingerprint_key: str = field(default="", repr=False)
     resources: dict[str, ResourceState] = field(default_factory=dict)
+    pending: dict[str, Intent] = field(default_factory=dict)
+    history: tuple[Event, ...] = ()
+
+    def with_event(self, resource: str, event: str) -> StackState:
+        entry = Event(self.serial + 1, now(), resource, event)
+        return replace(self, history=(*self.history, entry)[-HISTORY_LENGTH:])
 
     @classmethod
     def new(cls, stack: str, env: str) -> StackState:
@@ -78,6 +117,8 @@ class StackState:
             "serial": self.serial,
             "fingerprint_key": self.fingerprint_key,
             "resources": {name: asdict(r) for name, r in sorted(self.resources.items())},
+            "pending": {name: asdict(i) for name, i in sorted(self.pending.items())},
+            "history": [asdict(e) for e in self.history],
         }
         return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
@@ -91,8 +132,13 @@ class StackState:
                 name: ResourceState(**{**item, "depends_on": tuple(item.get("depends_on", ()))})
                 for name, item in data["resources"].items()
             }
+            pending = {
+                name: Intent(**{**item, "depends_on": tuple(item.get("depends_on", ()))})
+                for name, item in data.get("pending", {}).items()
+            }
+            history = tuple(Event(**item) for item in data.get("history", []))
             return cls(data["stack"], data["env"], data["lineage"], int(data["serial"]), data["fingerprint_key"],
-                       resources)
+                       resources, pending, history)
         except StateError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -166,19 +212,44 @@ def now() -> str:
 
 
 class StateRecorder:
-    """Holds the current state during apply and writes it after every recorded change (thread-safe)."""
+    """Holds the current state during apply and writes it after every change (thread-safe).
+
+    ``begin`` records an intent before a mutating call; ``record``, ``forget`` and ``settle`` clear it.
+    """
 
     def __init__(self, backend: StateBackend, state: StackState) -> None:
         self._backend = backend
         self._lock = threading.Lock()
         self.state = state
 
-    def record(self, resource: ResourceState) -> None:
+    def _write(self, state: StackState) -> None:
+        self.state = self._backend.write(state)
+
+    def begin(self, intent: Intent) -> None:
+        with self._lock:
+            self._write(replace(self.state, pending={**self.state.pending, intent.resource: intent}))
+
+    def record(self, resource: ResourceState, event: str = "") -> None:
         with self._lock:
             resources = {**self.state.resources, resource.name: resource}
-            self.state = self._backend.write(replace(self.state, resources=resources))
+            pending = {k: v for k, v in self.state.pending.items() if k != resource.name}
+            state = replace(self.state, resources=resources, pending=pending)
+            self._write(state.with_event(resource.name, event) if event else state)
 
-    def forget(self, name: str) -> None:
+    def forget(self, name: str, event: str = "") -> None:
         with self._lock:
             resources = {k: v for k, v in self.state.resources.items() if k != name}
-            self.state = self._backend.write(replace(self.state, resources=resources))
+            pending = {k: v for k, v in self.state.pending.items() if k != name}
+            state = replace(self.state, resources=resources, pending=pending)
+            self._write(state.with_event(name, event) if event else state)
+
+    def settle(self, name: str) -> None:
+        """The call failed with an answer from AWS, so it did nothing: the intent goes."""
+        with self._lock:
+            if name in self.state.pending:
+                pending = {k: v for k, v in self.state.pending.items() if k != name}
+                self._write(replace(self.state, pending=pending))
+
+    def replace_state(self, state: StackState) -> None:
+        with self._lock:
+            self._write(state)

@@ -14,6 +14,7 @@ import yaml
 from deployer.apply import ApplyResult, Outcome, Status
 from deployer.plan import Action, Change, Plan, PropertyChange
 from deployer.redact import redact
+from deployer.state import StackState
 from deployer.validate import DesiredStack
 
 PLAN_FORMAT_VERSION = 1
@@ -42,6 +43,8 @@ def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) 
         lines.append(_paint(f"  {symbol} {change.resource}{where} {verb}", code, color))
         for reason in change.reasons:
             lines.append(f"      # {reason}")
+        if change.blocker:
+            lines.append(_paint(f"      ! {change.blocker}", "31", color))
         for prop in _shown_properties(change):
             lines.append(f"      {_property_line(prop)}")
     if not plan.has_changes:
@@ -83,6 +86,7 @@ def plan_json(plan: Plan, *, calls: dict[str, int] | None = None) -> str:
                 "type": c.type,
                 "action": c.action.value,
                 "reasons": list(c.reasons),
+                "blocker": c.blocker or None,
                 "identifier": c.identifier,
                 "region": c.region,
                 "properties": [
@@ -144,3 +148,28 @@ def apply_summary(result: ApplyResult) -> str:
     if skipped:
         parts.append(f"{skipped} skipped")
     return "Apply finished: " + ", ".join(parts) + "."
+
+
+def state_text(state: StackState, location: str, *, json_output: bool = False) -> str:
+    """What state holds, for people: never the fingerprint key; fingerprints only as present or not."""
+    resources = {
+        name: {
+            "type": r.type, "identifier": r.identifier, "region": r.region, "arn": r.arn, "exports": r.exports,
+            "depends_on": list(r.depends_on), "deletion_policy": "Retain" if r.retain else "Delete",
+            "prevent_destroy": r.prevent_destroy,
+            "credentials": "fingerprint recorded" if r.credentials_fingerprint else "unknown",
+            "created_at": r.created_at, "updated_at": r.updated_at,
+        }
+        for name, r in sorted(state.resources.items())
+    }
+    document = {
+        "stack": state.stack, "env": state.env, "location": location, "serial": state.serial,
+        "lineage": state.lineage, "resources": resources,
+        "pending": {name: {"operation": i.operation, "identifier": i.identifier, "started": i.started}
+                    for name, i in sorted(state.pending.items())},
+        "history": [{"serial": e.serial, "time": e.time, "resource": e.resource, "event": e.event}
+                    for e in state.history],
+    }
+    if json_output:
+        return json.dumps(document, indent=2, default=str)
+    return yaml.safe_dump(document, sort_keys=False, default_flow_style=False).rstrip()

@@ -50,4 +50,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
 def against_emulator(aws_env: None, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     """Point a normal (non --local) run at the emulator, the way a user would: AWS_ENDPOINT_URL_APPFLOW."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_APPFLOW", emulator.endpoint)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the SDK's retries sleep for real; the deployer's are injected
+    emulator.knobs.private_delay_s = 0  # CLI runs wait with real sleeps; waiting is tested with a fake clock
     return emulator

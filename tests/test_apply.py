@@ -79,11 +79,13 @@ def test_a_failure_skips_dependents_and_keeps_the_rest(against_emulator: Emulato
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     stack = write(tmp_path / "s", resource("broken"), resource("independent"),
                   resource("dependent", "{{ resources.broken.ConnectorProfileArn }}"))
-    against_emulator.knobs.fail_next("ConnectorAuthenticationException", operation="CreateConnectorProfile")
-    assert main(["deploy", str(stack), "--auto-approve", "--parallelism", "1"]) == 1
+    # retried twice as a settling credential, then given up on
+    against_emulator.knobs.fail_next("ConnectorAuthenticationException", operation="CreateConnectorProfile", times=3)
+    assert main(["deploy", str(stack), "--auto-approve", "--parallelism", "1", "--max-wait", "0"]) == 1
     out, err = capsys.readouterr()
     assert "broken: create FAILED - CreateConnectorProfile failed for 'broken-profile': " \
-           "ConnectorAuthenticationException" in out
+           "ConnectorAuthenticationException: The connector could not authenticate with the credentials provided. " \
+           "(gave up after 3 attempts)" in out
     assert "dependent: create skipped - skipped: depends on 'broken', which did not succeed" in out
     assert "independent: create ok" in out
     assert "Apply finished: 1 changed, 1 failed, 1 skipped." in out

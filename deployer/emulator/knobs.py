@@ -31,6 +31,7 @@ class Knobs:
     quota: int = DEFAULT_QUOTA
     account_id: str = DEFAULT_ACCOUNT_ID
     private_delay_s: float = 1.0
+    private_failure: str | None = None  # when set, Private connections end FAILED with this message
     # Faults to answer with, in order, before anything else: (operation or None for any, error code).
     scripted_faults: deque[tuple[str | None, str]] = field(default_factory=deque)
 

@@ -217,7 +217,11 @@ class AppFlowService:
             detail["connectorLabel"] = profile.connector_label
         if profile.private_ready_at is not None:
             ready = self._clock() >= profile.private_ready_at
-            detail["privateConnectionProvisioningState"] = {"status": "CREATED" if ready else "PENDING"}
+            state: dict[str, str] = {"status": "CREATED" if ready else "PENDING"}
+            if ready and self.knobs.private_failure:
+                state = {"status": "FAILED", "failureMessage": self.knobs.private_failure,
+                         "failureCause": "CONNECTOR_AUTHENTICATION"}
+            detail["privateConnectionProvisioningState"] = state
         return detail
 
     def _replay(self, store: Store, account: str, call: Call) -> dict[str, Any] | None:

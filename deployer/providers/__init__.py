@@ -18,7 +18,8 @@ class Live:
     arn: str
     properties: dict[str, Any]  # what AWS returns of the request shape
     exports: dict[str, Any] = field(default_factory=dict)
-    status: str | None = None
+    status: str | None = None  # a Private connection's provisioning status
+    failure: str = ""  # and why it failed, when it did
 
 
 class Provider(Protocol):
@@ -31,3 +32,5 @@ class Provider(Protocol):
     def update(self, region: str, request: dict[str, Any], client_token: str) -> dict[str, Any]: ...
 
     def delete(self, region: str, identifier: str) -> None: ...
+
+    def wait_until_ready(self, region: str, identifier: str) -> Live: ...

@@ -15,16 +15,22 @@ import botocore.exceptions
 from deployer.aws import Clients
 from deployer.errors import AwsError, ResourceNotFound
 from deployer.providers import Live
+from deployer.retry import RetryPolicy
 from deployer.schema import TYPE_NAME
 
 DESCRIBE_BATCH = 100  # DescribeConnectorProfiles takes at most 100 names
+PRIVATE_TIMEOUT_S = 600.0
 
 
 class AppFlowProvider:
     type_name = TYPE_NAME
 
-    def __init__(self, clients: Clients) -> None:
+    def __init__(self, clients: Clients, retry: RetryPolicy | None = None) -> None:
         self._clients = clients
+        self._retry = retry or RetryPolicy()
+
+    def _call(self, operation: str, resource: str, method: Callable[..., Any], **arguments: Any) -> Any:
+        return self._retry.call(operation, resource, lambda: _call(operation, resource, method, **arguments))
 
     def _client(self, region: str) -> Any:
         return self._clients.client("appflow", region)
@@ -42,7 +48,7 @@ class AppFlowProvider:
     def _describe(self, region: str, names: list[str]) -> Iterator[dict[str, Any]]:
         arguments: dict[str, Any] = {"connectorProfileNames": names, "maxResults": DESCRIBE_BATCH}
         while True:
-            page = _call("DescribeConnectorProfiles", ", ".join(names[:3]) + ("..." if len(names) > 3 else ""),
+            page = self._call("DescribeConnectorProfiles", ", ".join(names[:3]) + ("..." if len(names) > 3 else ""),
                          self._client(region).describe_connector_profiles, **arguments)
             yield from page.get("connectorProfileDetails", [])
             if not page.get("nextToken"):
@@ -51,19 +57,42 @@ class AppFlowProvider:
 
     def create(self, region: str, request: dict[str, Any], client_token: str) -> dict[str, Any]:
         name = request["connectorProfileName"]
-        answer = _call("CreateConnectorProfile", name, self._client(region).create_connector_profile,
+        answer = self._call("CreateConnectorProfile", name, self._client(region).create_connector_profile,
                        clientToken=client_token, **request)
         return {"ConnectorProfileArn": answer["connectorProfileArn"], "ConnectorProfileName": name}
 
     def update(self, region: str, request: dict[str, Any], client_token: str) -> dict[str, Any]:
         name = request["connectorProfileName"]
         update = {k: request[k] for k in ("connectorProfileName", "connectionMode", "connectorProfileConfig")}
-        answer = _call("UpdateConnectorProfile", name, self._client(region).update_connector_profile,
+        answer = self._call("UpdateConnectorProfile", name, self._client(region).update_connector_profile,
                        clientToken=client_token, **update)
         return {"ConnectorProfileArn": answer["connectorProfileArn"], "ConnectorProfileName": name}
 
+    def wait_until_ready(self, region: str, identifier: str) -> Live:
+        """Poll until a Private profile's connection is CREATED; FAILED or a timeout is an error."""
+        waited, pause = 0.0, 1.0
+        while True:
+            live = self.read(region, [identifier]).get(identifier)
+            if live is None:
+                raise AwsError(f"'{identifier}' disappeared while its private connection was provisioned",
+                               code="ResourceNotFoundException", operation="DescribeConnectorProfiles",
+                               resource=identifier)
+            if live.status in (None, "CREATED"):
+                return live
+            if live.status == "FAILED":
+                raise AwsError(f"the private connection of '{identifier}' failed: {live.failure}",
+                               code="PrivateConnectionFailed", operation="DescribeConnectorProfiles",
+                               resource=identifier)
+            if waited >= PRIVATE_TIMEOUT_S:
+                raise AwsError(f"the private connection of '{identifier}' is still {live.status} after "
+                               f"{waited:.0f} s; run deploy again later to check on it", code="Timeout",
+                               operation="DescribeConnectorProfiles", resource=identifier)
+            self._retry.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 15.0)
+
     def delete(self, region: str, identifier: str) -> None:
-        _call("DeleteConnectorProfile", identifier, self._client(region).delete_connector_profile,
+        self._call("DeleteConnectorProfile", identifier, self._client(region).delete_connector_profile,
               connectorProfileName=identifier)
 
 
@@ -81,8 +110,10 @@ def _live(detail: dict[str, Any]) -> Live:
         "CredentialsArn": detail.get("credentialsArn"),
         "ConnectorProfileName": detail["connectorProfileName"],
     }
-    status = (detail.get("privateConnectionProvisioningState") or {}).get("status")
-    return Live(detail["connectorProfileName"], detail.get("connectorProfileArn", ""), properties, exports, status)
+    provisioning = detail.get("privateConnectionProvisioningState") or {}
+    failure = ", ".join(str(provisioning[k]) for k in ("failureMessage", "failureCause") if provisioning.get(k))
+    return Live(detail["connectorProfileName"], detail.get("connectorProfileArn", ""), properties, exports,
+                provisioning.get("status"), failure)
 
 
 def _call(operation: str, resource: str, method: Callable[..., Any], **arguments: Any) -> Any:
@@ -103,3 +134,7 @@ def _call(operation: str, resource: str, method: Callable[..., Any], **arguments
         raise AwsError(f"{operation} failed for '{resource}': cannot reach the AppFlow endpoint ({error}); check "
                        "the network and AWS_ENDPOINT_URL_APPFLOW", code="EndpointConnectionError",
                        operation=operation, resource=resource) from None
+    except botocore.exceptions.BotoCoreError as error:
+        # sent, but no answer came back (read timeout, dropped connection): it may have happened
+        raise AwsError(f"{operation} for '{resource}' got no answer: {error}", code=type(error).__name__,
+                       operation=operation, resource=resource, answered=False) from None
