@@ -38,7 +38,7 @@ class LockInfo:
 
 class LockedError(StackError):
     def __init__(self, holder: LockInfo, waited: float) -> None:
-        waited_text = f" after waiting {waited:.0f} s" if waited else ""
+        waited_text = f" after waiting {waited:.0f} s" if waited >= 1 else ""
         super().__init__(f"the stack is locked{waited_text}: {holder.describe()}. Wait for it to finish, pass "
                          f"--lock-timeout SECONDS to wait, or, if that run is gone, `stack state unlock STACK_DIR "
                          f"{holder.lock_id}`")
@@ -97,14 +97,19 @@ class LocalLock:
         return holder
 
     def _create(self, lock: LockInfo) -> bool:
-        try:
-            handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError:
-            return False
-        with os.fdopen(handle, "w") as stream:
+        """Create the lock file with its content in one step: written aside, then hard-linked into place,
+        which fails if the lock exists. Nobody ever sees a half-written lock."""
+        aside = self.path.with_name(f".{self.path.name}.{lock.lock_id}")
+        with open(aside, "w", encoding="utf-8") as stream:
             stream.write(json.dumps(asdict(lock)))
             stream.flush()
             os.fsync(stream.fileno())
+        try:
+            os.link(aside, self.path)
+        except FileExistsError:
+            return False
+        finally:
+            aside.unlink()
         return True
 
     def _remove_if_still(self, holder: LockInfo) -> bool:

@@ -2,7 +2,8 @@
 
 botocore retries throttling and transient errors a few times by itself. What it does
 not cover is retried here with tenacity: ``ThrottlingException`` and
-``InternalServerException`` past the SDK's budget, and short eventual-consistency
+``InternalServerException`` past the SDK's budget, calls that got no answer at all (safe:
+every create and update carries a client token), and short eventual-consistency
 windows (``ConnectorAuthenticationException`` right after the secret or role it needs
 was created). ``ValidationException`` and every other error is never retried.
 Backoff is exponential with jitter; the sleep is injected, so tests never wait.
@@ -50,6 +51,8 @@ class RetryPolicy:
             error = state.outcome.exception() if state.outcome else None
             if not isinstance(error, AwsError):
                 return False
+            if not error.answered:
+                return True  # safe: creates and updates carry a client token, deletes and reads repeat harmlessly
             return error.code in RETRYABLE or (error.code in SETTLING and state.attempt_number < SETTLING_ATTEMPTS)
 
         retrying = tenacity.Retrying(

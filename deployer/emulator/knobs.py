@@ -36,7 +36,10 @@ class Knobs:
     scripted_faults: deque[tuple[str | None, str]] = field(default_factory=deque)
 
     def fail_next(self, code: str, *, operation: str | None = None, times: int = 1) -> None:
-        """Answer the next ``times`` calls (of ``operation``, or any) with AWS error ``code``."""
+        """Answer the next ``times`` calls (of ``operation``, or any) with AWS error ``code``.
+
+        ``LostResponse`` is special: the call takes effect, then the connection drops without an answer.
+        """
         for _ in range(times):
             self.scripted_faults.append((operation, code))
 

@@ -15,7 +15,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from deployer.emulator.service import OPERATIONS, ApiError, AppFlowService, Call
+from deployer.emulator.service import OPERATIONS, ApiError, AppFlowService, Call, LostResponse
 
 MAX_BODY_BYTES = 1024 * 1024
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/appflow/aws4_request")
@@ -54,6 +54,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             call = self._decode()
             answer = self.server.service.handle(call)
+        except LostResponse:
+            self.close_connection = True  # no answer at all, as when a network path fails mid-call
+            return
         except ApiError as error:
             self._send(error.status, {"message": error.message}, error_code=error.code)
             return

@@ -54,6 +54,13 @@ _FAULT_MESSAGES = {
 }
 
 
+LOST_RESPONSE = "LostResponse"  # a scripted fault: the call takes effect, then the connection drops
+
+
+class LostResponse(Exception):
+    """The server must drop the connection without answering."""
+
+
 class ApiError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -88,6 +95,9 @@ class AppFlowService:
         except ApiError as error:
             self.stats.record(call.operation, error.code)
             raise
+        except LostResponse:
+            self.stats.record(call.operation, LOST_RESPONSE)
+            raise
         self.stats.record(call.operation, None)
         return result
 
@@ -96,7 +106,7 @@ class AppFlowService:
         if self.knobs.tps is not None and not self._bucket.take(account, self.knobs.tps):
             raise ApiError("ThrottlingException", _FAULT_MESSAGES["ThrottlingException"])
         fault = self._faults.next_fault(call.operation)
-        if fault:
+        if fault and fault != LOST_RESPONSE:
             raise ApiError(fault, _FAULT_MESSAGES.get(fault, f"Injected {fault}"))
         _raise_violations(_request_violations(call))
         handler = {
@@ -105,7 +115,10 @@ class AppFlowService:
             "DeleteConnectorProfile": self._delete,
             "DescribeConnectorProfiles": self._describe,
         }[call.operation]
-        return handler(account, call)
+        answer = handler(account, call)
+        if fault == LOST_RESPONSE:
+            raise LostResponse()  # done, but the caller never hears of it
+        return answer
 
     def _create(self, account: str, call: Call) -> dict[str, Any]:
         body = call.body

@@ -1,0 +1,318 @@
+"""Deploys that survive throttling, server faults, crashes and a second operator."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.cli import main
+from deployer.emulator import Emulator, Knobs
+from deployer.engine import Engine, Options
+from deployer.render import Inputs
+from tests.support import FakeClock, appflow_client
+
+PROFILE = """\
+  - name: {name}
+    type: AWS::AppFlow::ConnectorProfile
+    props:
+      - name: ConnectorProfileName
+        value: '{{{{ stack_name }}}}-{name}'
+      - name: ConnectionMode
+        value: {mode}
+      - name: ConnectorType
+        value: Zendesk
+      - name: ConnectorProfileConfig
+        value:
+          ConnectorProfileProperties:
+            Zendesk:
+              InstanceUrl: https://{name}.zendesk.com
+          ConnectorProfileCredentials:
+            Zendesk:
+              ClientId: client-{name}
+              ClientSecret: '{{{{ Secret }}}}'
+"""
+
+
+def write_stack(directory: Path, count: int, *, mode: str = "Public", name: str = "reliable") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    head = f"version: 1\nname: {name}\nglobals:\n  - name: region\n    value: us-east-1\nresources:\n"
+    body = "".join(PROFILE.format(name=f"p{i:02d}", mode=mode) for i in range(count))
+    (directory / "stack.yaml").write_text(head + body)
+    return directory
+
+
+def live_names(endpoint: str) -> list[str]:
+    client = appflow_client(endpoint)
+    names: list[str] = []
+    token: dict[str, str] = {}
+    while True:
+        page = client.describe_connector_profiles(maxResults=100, **token)
+        names += [d["connectorProfileName"] for d in page["connectorProfileDetails"]]
+        if "nextToken" not in page:
+            return names
+        token = {"nextToken": page["nextToken"]}
+
+
+def engine_options(clock: FakeClock, **extra: Any) -> Options:
+    return Options(inputs=Inputs(cli_vars={"Secret": "s3cret"}, environ={}), sleep=clock.sleep, **extra)
+
+
+def test_fifty_profiles_through_faults_and_throttling(against_emulator: Emulator, clock: FakeClock,
+                                                      tmp_path: Path) -> None:
+    stack = write_stack(tmp_path / "s", 50)
+    against_emulator.knobs.fault_rate = 0.2
+    against_emulator.knobs.seed = 11
+    against_emulator.knobs.tps = 10  # the emulator's bucket refills on the same fake clock the retries sleep on
+    with Engine(stack, engine_options(clock, max_attempts=12)) as engine:
+        planned = engine.plan()
+        result = engine.apply(planned)
+    assert result.failed == ()
+    against_emulator.knobs.fault_rate, against_emulator.knobs.tps = 0.0, None
+    names = live_names(against_emulator.endpoint)
+    assert sorted(names) == sorted(f"reliable-p{i:02d}" for i in range(50))
+    assert against_emulator.stats.errors["InternalServerException"] > 5
+    assert against_emulator.stats.errors["ThrottlingException"] > 0
+    assert clock.slept  # waited, on the fake clock only
+
+
+def test_validation_errors_are_never_retried(against_emulator: Emulator, clock: FakeClock, tmp_path: Path) -> None:
+    stack = write_stack(tmp_path / "s", 1)
+    against_emulator.knobs.fail_next("ValidationException", operation="CreateConnectorProfile")
+    with Engine(stack, engine_options(clock)) as engine:
+        result = engine.apply(engine.plan())
+    [failure] = result.failed
+    assert "CreateConnectorProfile failed for 'reliable-p00': ValidationException" in failure.message
+    assert "attempts" not in failure.message
+    assert against_emulator.stats.calls["CreateConnectorProfile"] == 1
+    state = json.loads((stack / ".stack" / "state" / "dev.json").read_text())
+    assert state["pending"] == {}  # AWS answered, so nothing is left in doubt
+
+
+def test_retries_that_run_out_name_everything(against_emulator: Emulator, clock: FakeClock, tmp_path: Path) -> None:
+    stack = write_stack(tmp_path / "s", 1)
+    against_emulator.knobs.fail_next("ThrottlingException", operation="CreateConnectorProfile", times=4)
+    with Engine(stack, engine_options(clock, max_attempts=4)) as engine:
+        [failure] = engine.apply(engine.plan()).failed
+    assert failure.message == ("CreateConnectorProfile failed for 'reliable-p00': ThrottlingException: Rate exceeded "
+                               "(gave up after 4 attempts)")
+    assert len(clock.slept) == 3
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_killed_deploy_is_finished_by_the_next_run(seed: int, tmp_path: Path, aws_env: None) -> None:
+    """SIGKILL at a seeded point of the apply; the next run leaves every profile existing exactly once."""
+    rng = random.Random(seed)
+    with Emulator(Knobs(latency_ms=15)) as emulator:
+        stack = write_stack(tmp_path / "s", 6)
+        env = {**os.environ, "AWS_ENDPOINT_URL_APPFLOW": emulator.endpoint, "AWS_MAX_ATTEMPTS": "1",
+               "AWS_REGION": "us-east-1", "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "deployer", "deploy", str(stack), "--auto-approve", "-e", "Secret=s3cret",
+                   "--parallelism", str(rng.choice([1, 2, 4]))]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        kill_after = rng.randint(1, 6)  # resources started before the kill
+        started = 0
+        for line in process.stdout:
+            if " started" in line:
+                started += 1
+                if started == kill_after:
+                    time.sleep(rng.choice([0.0, 0.005, 0.01, 0.02, 0.03]))
+                    break
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+
+        again = subprocess.run(command[:-2], env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        names = live_names(emulator.endpoint)
+        assert sorted(names) == [f"reliable-p{i:02d}" for i in range(6)]  # each exactly once, no orphans
+        state = json.loads((stack / ".stack" / "state" / "dev.json").read_text())
+        assert sorted(r["identifier"] for r in state["resources"].values()) == sorted(names)
+        assert state["pending"] == {}
+        settled = subprocess.run([*command[:3], "plan", str(stack), "-e", "Secret=s3cret", "--detailed-exitcode"],
+                                 env=env, capture_output=True, text=True, timeout=120)
+        assert settled.returncode == 0, settled.stdout + settled.stderr
+
+
+def test_a_second_deploy_waits_for_or_names_the_lock_holder(against_emulator: Emulator, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from deployer.lock import LocalLock
+
+    stack = write_stack(tmp_path / "s", 1)
+    lock = LocalLock(stack / ".stack" / "state" / "dev.json.lock")
+    holder, _ = lock.acquire("deploy")  # this process is alive, so the lock is not stale
+    assert main(["deploy", str(stack), "--auto-approve", "-e", "Secret=s"]) == 1
+    err = capsys.readouterr().err
+    assert f"the stack is locked: lock {holder.lock_id} held by {holder.user}@{holder.host} (pid {os.getpid()}) " \
+           f"for deploy since {holder.started}" in err
+    assert f"`stack state unlock STACK_DIR {holder.lock_id}`" in err
+    assert against_emulator.stats.total == 0
+
+    assert main(["state", "unlock", str(stack), holder.lock_id]) == 0
+    assert main(["deploy", str(stack), "--auto-approve", "-e", "Secret=s"]) == 0
+
+
+def test_two_concurrent_deploys_exactly_one_proceeds(tmp_path: Path, aws_env: None) -> None:
+    with Emulator(Knobs(latency_ms=100)) as emulator:
+        stack = write_stack(tmp_path / "s", 8)
+        env = {**os.environ, "AWS_ENDPOINT_URL_APPFLOW": emulator.endpoint, "AWS_MAX_ATTEMPTS": "1",
+               "AWS_REGION": "us-east-1"}
+        command = [sys.executable, "-m", "deployer", "deploy", str(stack), "--auto-approve", "-e", "Secret=s",
+                   "--parallelism", "1"]
+        runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+        results = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+        assert sorted(code for code, _, _ in results) == [0, 1]
+        [(_, _, loser_err)] = [r for r in results if r[0] == 1]
+        assert "the stack is locked: lock " in loser_err and "for deploy since" in loser_err
+        assert sorted(live_names(emulator.endpoint)) == [f"reliable-p{i:02d}" for i in range(8)]
+
+
+def test_a_dead_runs_lock_is_taken_over_with_a_warning(against_emulator: Emulator, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    stack = write_stack(tmp_path / "s", 1)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock_file = stack / ".stack" / "state" / "dev.json.lock"
+    lock_file.parent.mkdir(parents=True)
+    lock_file.write_text(json.dumps({"lock_id": "old-lock", "operation": "deploy", "user": "ci", "pid": gone.pid,
+                                     "host": socket.gethostname(), "started": "2026-11-24T10:00:00+00:00"}))
+    assert main(["deploy", str(stack), "--auto-approve", "-e", "Secret=s"]) == 0
+    assert "Warning: took over a lock whose run is gone: lock old-lock held by ci@" in capsys.readouterr().err
+    assert not lock_file.exists()
+
+
+def test_a_truncated_state_file_stops_before_any_change(against_emulator: Emulator, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    stack = write_stack(tmp_path / "s", 2)
+    assert main(["deploy", str(stack), "--auto-approve", "-e", "Secret=s"]) == 0
+    state_file = stack / ".stack" / "state" / "dev.json"
+    state_file.write_text(state_file.read_text()[:200])
+    write_stack(stack, 3)
+    against_emulator.stats.reset()
+    assert main(["deploy", str(stack), "--auto-approve", "-e", "Secret=s"]) == 1
+    err = capsys.readouterr().err
+    assert "dev.json: the state file is unreadable (JSONDecodeError" in err
+    assert "Restore it from" in err and "dev.json.backup" in err
+    assert against_emulator.stats.calls["CreateConnectorProfile"] == 0
+    assert set(against_emulator.stats.calls) <= {"DescribeConnectorProfiles"}
+
+
+class TestExistingProfiles:
+    @pytest.fixture
+    def taken(self, against_emulator: Emulator, tmp_path: Path) -> Path:
+        stack = write_stack(tmp_path / "s", 1)
+        appflow_client(against_emulator.endpoint).create_connector_profile(
+            connectorProfileName="reliable-p00", connectorType="Zendesk", connectionMode="Public",
+            connectorProfileConfig={
+                "connectorProfileProperties": {"Zendesk": {"instanceUrl": "https://elsewhere.zendesk.com"}},
+                "connectorProfileCredentials": {"Zendesk": {"clientId": "theirs", "clientSecret": "theirs"}},
+            })
+        return stack
+
+    def test_plan_reports_and_deploy_refuses(self, taken: Path, against_emulator: Emulator,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["plan", str(taken), "-e", "Secret=s"]) == 0
+        out = capsys.readouterr().out
+        assert "a connector profile named 'reliable-p00' exists in AWS but not in this stack's state" in out
+        against_emulator.stats.reset()
+        assert main(["deploy", str(taken), "--auto-approve", "-e", "Secret=s"]) == 1
+        err = capsys.readouterr().err
+        assert "import it with `stack state import STACK_DIR p00 reliable-p00`" in err
+        assert "or deploy with --adopt" in err
+        assert set(against_emulator.stats.calls) == {"DescribeConnectorProfiles"}
+
+    def test_adopt_takes_it_over(self, taken: Path, against_emulator: Emulator,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["deploy", str(taken), "--auto-approve", "--adopt", "-e", "Secret=s"]) == 0
+        assert "adopts the existing profile 'reliable-p00' (--adopt)" in capsys.readouterr().out
+        [detail] = appflow_client(against_emulator.endpoint).describe_connector_profiles()["connectorProfileDetails"]
+        assert detail["connectorProfileProperties"]["Zendesk"]["instanceUrl"] == "https://p00.zendesk.com"
+        assert main(["plan", str(taken), "-e", "Secret=s", "--detailed-exitcode"]) == 0
+
+    def test_state_import_then_deploy(self, taken: Path, against_emulator: Emulator,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+        arn = "arn:aws:appflow:us-east-1:123456789012:connectorprofile/reliable-p00"
+        assert main(["state", "import", str(taken), "p00", arn, "-e", "Secret=s"]) == 0
+        assert main(["state", "list", str(taken)]) == 0
+        assert "p00\tAWS::AppFlow::ConnectorProfile\treliable-p00\tus-east-1" in capsys.readouterr().out
+        assert main(["plan", str(taken), "-e", "Secret=s", "--output", "json"]) == 0
+        [change] = json.loads(capsys.readouterr().out)["changes"]
+        assert change["action"] == "update"
+        assert "credentials changed" in change["reasons"]
+        assert main(["deploy", str(taken), "--auto-approve", "-e", "Secret=s"]) == 0
+        assert main(["state", "show", str(taken)]) == 0
+        shown = capsys.readouterr().out
+        assert "imported reliable-p00" in shown and "updated reliable-p00" in shown
+        assert "fingerprint_key" not in shown and "s3cret" not in shown
+
+    def test_state_rm_forgets_but_keeps_it_in_aws(self, taken: Path, against_emulator: Emulator) -> None:
+        assert main(["deploy", str(taken), "--auto-approve", "--adopt", "-e", "Secret=s"]) == 0
+        assert main(["state", "rm", str(taken), "p00"]) == 0
+        assert live_names(against_emulator.endpoint) == ["reliable-p00"]
+        assert main(["state", "rm", str(taken), "p00"]) == 1
+
+
+class TestPrivateConnections:
+    def test_deploy_waits_until_created(self, against_emulator: Emulator, clock: FakeClock, tmp_path: Path) -> None:
+        against_emulator.knobs.private_delay_s = 20
+        stack = write_stack(tmp_path / "s", 1, mode="Private")
+        with Engine(stack, engine_options(clock)) as engine:
+            result = engine.apply(engine.plan())
+        assert result.failed == ()
+        assert sum(clock.slept) >= 20
+        [detail] = appflow_client(against_emulator.endpoint).describe_connector_profiles()["connectorProfileDetails"]
+        assert detail["privateConnectionProvisioningState"]["status"] == "CREATED"
+
+    def test_a_failed_connection_stops_with_aws_message(self, against_emulator: Emulator, clock: FakeClock,
+                                                        tmp_path: Path) -> None:
+        against_emulator.knobs.private_delay_s = 5
+        against_emulator.knobs.private_failure = "The VPC endpoint service rejected the connection"
+        stack = write_stack(tmp_path / "s", 1, mode="Private")
+        with Engine(stack, engine_options(clock)) as engine:
+            [failure] = engine.apply(engine.plan()).failed
+        assert failure.message == ("the private connection of 'reliable-p00' failed: The VPC endpoint service "
+                                   "rejected the connection, CONNECTOR_AUTHENTICATION")
+
+
+def test_a_create_whose_answer_was_lost_is_adopted_not_repeated(against_emulator: Emulator, clock: FakeClock,
+                                                                tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    stack = write_stack(tmp_path / "s", 2)
+    against_emulator.knobs.fail_next("LostResponse", operation="CreateConnectorProfile")
+    assert main(["deploy", str(stack), "--auto-approve", "-e", "Secret=s", "--parallelism", "1",
+                 "--max-attempts", "1"]) == 1
+    assert "p00: create FAILED - CreateConnectorProfile for 'reliable-p00' got no answer" in capsys.readouterr().out
+    state = json.loads((stack / ".stack" / "state" / "dev.json").read_text())
+    assert list(state["pending"]) == ["p00"] and state["pending"]["p00"]["operation"] == "create"
+
+    against_emulator.stats.reset()
+    assert main(["deploy", str(stack), "--auto-approve", "-e", "Secret=s"]) == 0
+    err = capsys.readouterr().err
+    assert "Recovered: p00: an interrupted create of reliable-p00 had completed; recorded it" in err
+    assert against_emulator.stats.calls["CreateConnectorProfile"] == 0  # p01 was created by the first run
+    assert sorted(live_names(against_emulator.endpoint)) == ["reliable-p00", "reliable-p01"]
+    state = json.loads((stack / ".stack" / "state" / "dev.json").read_text())
+    assert state["pending"] == {} and sorted(state["resources"]) == ["p00", "p01"]
+
+
+def test_a_retried_create_with_a_lost_answer_is_not_duplicated(against_emulator: Emulator, clock: FakeClock,
+                                                               tmp_path: Path) -> None:
+    """The retry carries the same client token, so the emulator answers it with the first create's result."""
+    stack = write_stack(tmp_path / "s", 1)
+    against_emulator.knobs.fail_next("LostResponse", operation="CreateConnectorProfile")
+    with Engine(stack, engine_options(clock)) as engine:
+        planned = engine.plan()
+        assert engine.apply(planned).failed == ()
+    assert live_names(against_emulator.endpoint) == ["reliable-p00"]
+    assert against_emulator.stats.calls["CreateConnectorProfile"] == 2
