@@ -316,3 +316,16 @@ def test_a_retried_create_with_a_lost_answer_is_not_duplicated(against_emulator:
         assert engine.apply(planned).failed == ()
     assert live_names(against_emulator.endpoint) == ["reliable-p00"]
     assert against_emulator.stats.calls["CreateConnectorProfile"] == 2
+
+
+def test_retries_are_configured_in_the_manifest_and_overridden_on_the_command_line(
+        against_emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = write_stack(tmp_path / "s", 1)
+    text = (stack / "stack.yaml").read_text().replace("resources:\n", "retries: {max_attempts: 2, max_wait: 0}\n"
+                                                                       "resources:\n")
+    (stack / "stack.yaml").write_text(text)
+    against_emulator.knobs.fail_next("InternalServerException", operation="CreateConnectorProfile", times=5)
+    assert main(["deploy", str(stack), "--auto-approve", "-e", "Secret=s"]) == 1
+    assert "(gave up after 2 attempts)" in capsys.readouterr().out
+    assert main(["deploy", str(stack), "--auto-approve", "-e", "Secret=s", "--max-attempts", "4"]) == 0
+    assert against_emulator.stats.calls["CreateConnectorProfile"] == 6
