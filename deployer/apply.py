@@ -151,7 +151,7 @@ class _Applier:
         token = client_token(state.lineage, desired.name, operation, state.fingerprint(request))
         self.recorder.begin(Intent(
             resource=desired.name, operation=operation, identifier=request["connectorProfileName"],
-            region=desired.region or "", client_token=token, applied=without_credentials(request),
+            region=desired.region or "", client_token=token, applied=state.protect(without_credentials(request)),
             credentials_fingerprint=state.fingerprint(desired.credentials),
             depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
             prevent_destroy=desired.spec.prevent_destroy, started=now(),
@@ -186,7 +186,7 @@ class _Applier:
             identifier=desired.request["connectorProfileName"],
             region=desired.region or "",
             arn=str(exports.get("ConnectorProfileArn", "")),
-            applied=without_credentials(desired.request),
+            applied=state.protect(without_credentials(desired.request)),
             credentials_fingerprint=state.fingerprint(desired.credentials),
             exports=exports,
             depends_on=tuple(sorted(desired.depends_on)),

@@ -39,27 +39,31 @@ class Clients:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
-        extra = LOCAL_CREDENTIALS if settings.endpoint_url else {}
         try:
-            self._session = boto3.Session(profile_name=settings.profile, region_name=settings.region, **extra)
+            self._session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
         except botocore.exceptions.ProfileNotFound as error:
             raise StackError(f"{error}; check --profile or AWS_PROFILE") from None
+        # The local cloud is AppFlow only: other services (Secrets Manager, SSM for resolvers) keep the
+        # standard configuration, including AWS_ENDPOINT_URL_<SERVICE>.
+        self._local = (boto3.Session(region_name=settings.region or LOCAL_REGION, **LOCAL_CREDENTIALS)
+                       if settings.endpoint_url else None)
 
     @property
     def default_region(self) -> str | None:
-        return self.settings.region or self._session.region_name or (LOCAL_REGION if self.settings.endpoint_url
-                                                                     else None)
+        return self.settings.region or self._session.region_name or (LOCAL_REGION if self._local else None)
 
     def client(self, service: str, region: str) -> Any:
         with self._lock:
             key = (service, region)
             if key not in self._clients:
+                local = self._local is not None and service == "appflow"
+                session = self._local if local and self._local else self._session
                 # The SDK's standard retry mode, unless the user chose another; its attempts follow the
                 # standard AWS settings (AWS_MAX_ATTEMPTS, the profile), default 3.
                 config = Config(retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard")},
                                 max_pool_connections=64)
-                made = self._session.client(service, region_name=region, endpoint_url=self.settings.endpoint_url,
-                                            config=config)
+                made = session.client(service, region_name=region, config=config,
+                                      endpoint_url=self.settings.endpoint_url if local else None)
                 made.meta.events.register("before-call", self._count)
                 self._clients[key] = made
             return self._clients[key]

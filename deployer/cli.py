@@ -8,6 +8,7 @@ The only module that prints or chooses an exit code. Exit codes: 0 success,
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import sys
@@ -22,6 +23,7 @@ from deployer.aws import AwsSettings
 from deployer.errors import ManifestError, StackError
 from deployer.plan import Action, Change
 from deployer.render import Inputs
+from deployer.secrets import SECRETS
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -417,7 +419,36 @@ def _debug_calls(args: argparse.Namespace, calls: dict[str, int] | object) -> No
         print(f"debug: AWS calls: {sum(calls.values())} ({listed})", file=sys.stderr)
 
 
+class _Scrubbed(io.TextIOBase):
+    """An output stream that never lets a registered secret through (see ``deployer.secrets``)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(SECRETS.scrub(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Scrubbed(out), _Scrubbed(err)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run

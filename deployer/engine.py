@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.apply import ApplyHooks, ApplyResult, apply_plan
-from deployer.aws import LOCAL_REGION, AwsSettings, Clients
+from deployer.aws import AwsSettings, Clients
 from deployer.errors import StackError
 from deployer.local import local_cloud, local_data_dir
 from deployer.lock import LocalLock, LockInfo
@@ -28,6 +28,7 @@ from deployer.providers import Live
 from deployer.providers.appflow import AppFlowProvider
 from deployer.reconcile import reconcile
 from deployer.render import Inputs, StackContext, build_context
+from deployer.resolvers import Resolvers
 from deployer.retry import RetryPolicy
 from deployer.state import LocalBackend, ResourceState, StackState, StateRecorder, now
 from deployer.validate import Desired, DesiredStack, desire, validate_stack
@@ -68,7 +69,7 @@ def state_path(stack_dir: Path, options: Options) -> Path:
 def validate_offline(stack_dir: Path, options: Options) -> DesiredStack:
     """Everything that can be checked without a network call."""
     manifest = load_manifest(stack_dir)
-    return validate_stack(build_context(manifest, options.inputs))
+    return validate_stack(build_context(manifest, options.inputs, Resolvers(None, None).names()))
 
 
 class Engine:
@@ -86,8 +87,7 @@ class Engine:
         settings = self.options.aws
         if self.options.local:
             endpoint = self._exit.enter_context(local_cloud(stack_root(self.stack_dir)))
-            settings = replace(settings, endpoint_url=endpoint, profile=None,
-                               region=settings.region or LOCAL_REGION)
+            settings = replace(settings, endpoint_url=endpoint)
         self.clients = Clients(settings)
         return self
 
@@ -111,7 +111,10 @@ class Engine:
         manifest = load_manifest(self.stack_dir)
         assert self.clients is not None
         inputs = replace(self.options.inputs, default_region=self.clients.default_region)
-        return manifest, build_context(manifest, inputs), AppFlowProvider(self.clients, self._retry(manifest))
+        resolvers = Resolvers(self.clients.client, inputs.default_region)
+        context = build_context(manifest, inputs, resolvers.names())
+        resolvers.region = context.region  # the stack's region, once its globals are known
+        return manifest, context, AppFlowProvider(self.clients, self._retry(manifest))
 
     def _retry(self, manifest: Manifest) -> RetryPolicy:
         default = RetryPolicy()
@@ -208,7 +211,7 @@ class Engine:
         if found is None:
             raise StackError(f"no connector profile named '{name}' in {region}")
         record = ResourceState(name=resource, type=target.type, identifier=name, region=region, arn=found.arn,
-                               applied=dict(found.properties), credentials_fingerprint=None,
+                               applied=state.protect(dict(found.properties)), credentials_fingerprint=None,
                                exports=dict(found.exports), depends_on=tuple(sorted(target.depends_on)),
                                retain=target.spec.retain, prevent_destroy=target.spec.prevent_destroy,
                                created_at=now(), updated_at=now())

@@ -24,7 +24,7 @@ TEMPLATE_LIBRARY = "templates"
 TYPE_ALIASES = {"aws.appflow.connector_profiles": "AWS::AppFlow::ConnectorProfile"}
 SUPPORTED_TYPES = ("AWS::AppFlow::ConnectorProfile",)
 
-_TOP_KEYS = ("version", "name", "description", "providers", "globals", "resources", "retries")
+_TOP_KEYS = ("version", "name", "description", "providers", "globals", "resources", "retries", "sensitive")
 _RETRY_KEYS = {"max_attempts": int, "max_wait": (int, float)}
 _RESOURCE_KEYS = ("name", "type", "props", "exports", "depends_on", "if", "template", "vars", "description",
                   "DeletionPolicy", "prevent_destroy")
@@ -91,6 +91,7 @@ class Manifest:
     globals: tuple[GlobalSpec, ...]
     resources: tuple[ResourceSpec, ...]
     retries: dict[str, float] = field(default_factory=dict)  # max_attempts, max_wait
+    sensitive: tuple[str, ...] = ()  # variables whose values are secrets
 
 
 def find_stack_file(stack_dir: Path) -> Path:
@@ -180,7 +181,8 @@ class _Reader:
                              "give each resource its own name")
             seen.setdefault(resource.name, resource.index)
         retries = self.read_retries(data.get("retries"))
-        return Manifest(self.root, self.doc, name, str(description), stack_globals, resources, retries)
+        sensitive = self.read_names(data.get("sensitive"), ("sensitive",))
+        return Manifest(self.root, self.doc, name, str(description), stack_globals, resources, retries, sensitive)
 
     def read_retries(self, value: Any) -> dict[str, float]:
         if value is None:
@@ -325,6 +327,10 @@ class _Reader:
             self.problem(self.doc, path, "template must be a file name")
             return own
         places = template_search_path(self.root)
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            self.problem(self.doc, path, f"template path '{name}' leaves the stack directory and the templates/ "
+                         "library", "name a file in the stack directory or in templates/, without .. or a leading /")
+            return own
         found = _find_template(name, places)
         if found is None:
             where = ", ".join(_display(p) for p in places)

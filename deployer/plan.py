@@ -164,7 +164,7 @@ def _change(desired: Desired, state: StackState, live: LiveIndex, adopt: bool) -
         return make(Action.REPLACE, [f"{moved} (forces replacement)"])
     if found is None:
         return make(Action.CREATE, ["recorded in state but gone from AWS (deleted outside this stack)"])
-    replacing = _create_only_changes(desired, prior, found)
+    replacing = _create_only_changes(desired, prior, found, state)
     if replacing:
         return make(Action.REPLACE, [f"{p.path} changes (forces replacement)" for p in replacing], replacing)
     properties = _property_changes(desired, prior, found)
@@ -186,7 +186,8 @@ def _show(value: Any) -> str:
     return KNOWN_AFTER_APPLY if isinstance(value, Unknown) else str(value)
 
 
-def _create_only_changes(desired: Desired, prior: ResourceState, found: Live) -> list[PropertyChange]:
+def _create_only_changes(desired: Desired, prior: ResourceState, found: Live, state: StackState
+                         ) -> list[PropertyChange]:
     changes = []
     for member in _REPLACE_IF_CHANGED_LIVE:
         before, after = found.properties.get(member), desired.request.get(member)
@@ -194,7 +195,7 @@ def _create_only_changes(desired: Desired, prior: ResourceState, found: Live) ->
             changes.append(PropertyChange(str(cfn_name(member)), before, after, forces_replacement=True))
     for member in _REPLACE_IF_CHANGED_APPLIED:
         before, after = prior.applied.get(member), desired.request.get(member)
-        if before != after:
+        if not state.matches(before, after):
             changes.append(PropertyChange(str(cfn_name(member)), before, after, forces_replacement=True))
     return changes
 

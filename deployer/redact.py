@@ -1,7 +1,8 @@
 """Redaction: credential values never reach output, logs or files.
 
 Everything under a connector profile's credentials block (in CloudFormation or API
-spelling) is replaced by ``(sensitive)``, leaf by leaf, so the shape stays visible.
+spelling), and every registered secret value, is replaced by ``(sensitive)``, leaf by
+leaf, so the shape stays visible.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from deployer.render import Unknown
+from deployer.secrets import SECRETS, SENSITIVE
 
-SENSITIVE = "(sensitive)"
 _CREDENTIAL_KEYS = {"connectorprofilecredentials"}
 
 
@@ -22,4 +23,6 @@ def redact(value: Any, *, hidden: bool = False) -> Any:
         return [redact(v, hidden=hidden) for v in value]
     if isinstance(value, Unknown):
         return "(known after apply)"
-    return SENSITIVE if hidden and value is not None else value
+    if value is not None and (hidden or value in SECRETS):
+        return SENSITIVE
+    return value

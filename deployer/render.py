@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,10 @@ import jinja2
 import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from deployer.errors import Diagnostic, ManifestError
+from deployer.errors import Diagnostic, ManifestError, StackError
 from deployer.manifest import Manifest, Raw, ResourceSpec
 from deployer.paths import KeyPath
+from deployer.secrets import SECRETS, looks_secret
 from deployer.yamlfile import load_yaml
 
 ENV_VAR_PREFIX = "STACK_VAR_"
@@ -96,6 +97,7 @@ class StackContext:
     globals: dict[str, Any]
     active: tuple[ResourceSpec, ...]  # resources whose if: holds in this environment
     default_region: str | None = None
+    functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)  # resolvers: secret(), ssm()
 
     @property
     def region(self) -> str | None:
@@ -105,6 +107,7 @@ class StackContext:
     def base_names(self) -> dict[str, Any]:
         return {
             **self.variables,
+            **self.functions,
             **self.globals,
             "vars": dict(self.variables),
             "stack_name": self.manifest.name,
@@ -113,20 +116,42 @@ class StackContext:
 
 
 _ENVIRONMENT = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+# Jinja's default globals include cycler, joiner, namespace and lipsum, the usual footholds of sandbox
+# escapes; templates here need none of them.
+_ENVIRONMENT.globals = {"range": range, "dict": dict}
 
 
 def load_variables(manifest: Manifest, inputs: Inputs) -> dict[str, Any]:
-    """Variables, lowest precedence first: environments/<env>.yaml, STACK_VAR_*, --var-file, -e."""
+    """Variables, lowest precedence first: environments/<env>.yaml, STACK_VAR_*, --var-file, -e.
+
+    Values of sensitive variables (declared in the manifest, or STACK_VAR_* names that look like
+    secrets) are registered as secrets at once.
+    """
     variables: dict[str, Any] = {}
     env_file = manifest.stack_dir / "environments" / f"{inputs.env}.yaml"
     files = ([env_file] if env_file.is_file() else [])
     for path in files:
         variables.update(_read_var_file(path))
-    variables.update({k[len(ENV_VAR_PREFIX):]: v for k, v in inputs.environ.items() if k.startswith(ENV_VAR_PREFIX)})
+    from_environ = {k[len(ENV_VAR_PREFIX):]: v for k, v in inputs.environ.items() if k.startswith(ENV_VAR_PREFIX)}
+    variables.update(from_environ)
     for path in inputs.var_files:
         variables.update(_read_var_file(path))
     variables.update(inputs.cli_vars)
+    sensitive = set(manifest.sensitive) | {name for name in from_environ if looks_secret(name)}
+    for name in sensitive:
+        _register(variables.get(name))
     return variables
+
+
+def _register(value: Any) -> None:
+    if isinstance(value, dict):
+        for item in value.values():
+            _register(item)
+    elif isinstance(value, list):
+        for item in value:
+            _register(item)
+    elif value is not None and not isinstance(value, bool):
+        SECRETS.add(str(value))
 
 
 def _read_var_file(path: Path) -> dict[str, Any]:
@@ -139,23 +164,28 @@ def _read_var_file(path: Path) -> dict[str, Any]:
     return dict(doc.data)
 
 
-def build_context(manifest: Manifest, inputs: Inputs) -> StackContext:
+def build_context(manifest: Manifest, inputs: Inputs,
+                  functions: Mapping[str, Callable[..., Any]] | None = None) -> StackContext:
+    """Variables, globals and conditions for one environment; ``functions`` are the resolvers."""
     variables = load_variables(manifest, inputs)
+    functions = dict(functions or {})
     problems: list[Diagnostic] = []
-    names = {**variables, "vars": dict(variables), "stack_name": manifest.name, "stack_env": inputs.env}
+    names = {**variables, **functions, "vars": dict(variables), "stack_name": manifest.name,
+             "stack_env": inputs.env}
     rendered_globals: dict[str, Any] = {}
     for item in manifest.globals:
         value = _render_tree(item.value, item.value.value, item.value.path, f"globals.{item.name}", names, problems)
         rendered_globals[item.name] = value
         names[item.name] = value
-    context = StackContext(manifest, inputs.env, variables, rendered_globals, (), inputs.default_region)
+    context = StackContext(manifest, inputs.env, variables, rendered_globals, (), inputs.default_region, functions)
     active = []
     for spec in manifest.resources:
         if spec.condition is None or _condition_holds(spec, spec.condition, context.base_names(), problems):
             active.append(spec)
     if problems:
         raise ManifestError(problems)
-    return StackContext(manifest, inputs.env, variables, rendered_globals, tuple(active), inputs.default_region)
+    return StackContext(manifest, inputs.env, variables, rendered_globals, tuple(active), inputs.default_region,
+                        functions)
 
 
 def _condition_holds(spec: ResourceSpec, condition: Raw, names: dict[str, Any], problems: list[Diagnostic]) -> bool:
@@ -323,6 +353,8 @@ def _jinja_problem(error: Exception, file: str, line: int | None, label: str) ->
                               f"for a variable, {_how_to_set(name)}; resources.NAME must name a resource of this stack")
         return Diagnostic(file, line, label, f"undefined value: {error}",
                           "check the name; resources.NAME must be another resource of this stack in this environment")
+    if isinstance(error, StackError):  # a resolver that could not fetch its value
+        return Diagnostic(file, line, label, str(error))
     if isinstance(error, SecurityError):
         return Diagnostic(file, line, label, f"not allowed in a template: {error}",
                           "templates may only read variables, globals and resource exports")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from deployer.errors import StateError
+from deployer.secrets import SECRETS, SENSITIVE
 
 STATE_VERSION = 1
 
@@ -104,6 +105,20 @@ class StackState:
         canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
         digest = hmac.new(bytes.fromhex(self.fingerprint_key), canonical.encode(), hashlib.sha256).hexdigest()
         return f"hmac-sha256:{digest}"
+
+    def protect(self, value: Any) -> Any:
+        """``value`` with every registered secret replaced by its fingerprint, for storing."""
+        if isinstance(value, dict):
+            return {k: self.protect(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.protect(v) for v in value]
+        if isinstance(value, str) and value in SECRETS:
+            return f"{SENSITIVE} {self.fingerprint(value)}"
+        return value
+
+    def matches(self, stored: Any, value: Any) -> bool:
+        """Whether a stored (possibly protected) value is ``value``."""
+        return stored == value or (isinstance(stored, str) and stored == f"{SENSITIVE} {self.fingerprint(value)}")
 
     def exports(self) -> dict[str, dict[str, Any]]:
         return {name: dict(resource.exports) for name, resource in self.resources.items()}

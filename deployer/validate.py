@@ -21,9 +21,9 @@ from deployer.errors import Diagnostic, ManifestError
 from deployer.graph import CycleError, dependency_order
 from deployer.manifest import ResourceSpec
 from deployer.paths import KeyPath, format_path
-from deployer.redact import SENSITIVE
 from deployer.render import RenderedResource, StackContext, Unknown, references, render_resource, variables_used
 from deployer.schema import read_only_properties
+from deployer.secrets import SECRETS, SENSITIVE
 
 CREATE_OPERATION = "CreateConnectorProfile"
 
@@ -157,6 +157,7 @@ def desire(spec: ResourceSpec, context: StackContext, exports: Mapping[str, Mapp
     rendered = render_resource(spec, context, exports)
     read_only = [p for p in rendered.props if p in read_only_properties()]
     conversion = to_api(rendered.props, input_shape(CREATE_OPERATION), not_in_api=tuple(read_only))
+    _register_credentials((conversion.value.get(CONFIG) or {}).get(CREDENTIALS))
     problems = [_diagnostic(rendered, conversion, v, user_spelling=True) for v in conversion.problems]
     for prop in read_only:
         origin = rendered.origin((prop,))
@@ -234,3 +235,15 @@ def _contains_unknown(value: Any) -> bool:
     if isinstance(value, list):
         return any(_contains_unknown(v) for v in value)
     return False
+
+
+def _register_credentials(value: Any) -> None:
+    """Every credential value is a secret, wherever else it might turn up (an error echoing a request)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            _register_credentials(item)
+    elif isinstance(value, list):
+        for item in value:
+            _register_credentials(item)
+    elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        SECRETS.add(str(value))

@@ -55,6 +55,7 @@ _FAULT_MESSAGES = {
 
 
 LOST_RESPONSE = "LostResponse"  # a scripted fault: the call takes effect, then the connection drops
+ECHO_VALIDATION = "EchoValidationException"  # a scripted fault: a ValidationException quoting the whole request
 
 
 class LostResponse(Exception):
@@ -106,6 +107,8 @@ class AppFlowService:
         if self.knobs.tps is not None and not self._bucket.take(account, self.knobs.tps):
             raise ApiError("ThrottlingException", _FAULT_MESSAGES["ThrottlingException"])
         fault = self._faults.next_fault(call.operation)
+        if fault == ECHO_VALIDATION:  # some AWS errors quote the request back, credentials and all
+            raise ApiError("ValidationException", f"Invalid request: {json.dumps(call.body)}")
         if fault and fault != LOST_RESPONSE:
             raise ApiError(fault, _FAULT_MESSAGES.get(fault, f"Injected {fault}"))
         _raise_violations(_request_violations(call))
