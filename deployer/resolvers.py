@@ -78,7 +78,8 @@ class Resolvers:
             if code in ("ResourceNotFoundException", "ParameterNotFound"):
                 raise ResolverError(f"{what} not found in {self.region}: check the name, the region and the "
                                     "account") from None
-            if code in ("AccessDeniedException", "AccessDenied"):
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("AccessDeniedException", "AccessDenied") or status == 403:
                 permission = "secretsmanager:GetSecretValue" if service == "secretsmanager" else "ssm:GetParameter"
                 raise ResolverError(f"access denied reading {what}: the credentials in use need {permission} "
                                     "(and kms:Decrypt for its key)") from None

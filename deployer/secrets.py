@@ -15,7 +15,7 @@ import re
 import threading
 
 SENSITIVE = "(sensitive)"
-MIN_LENGTH = 3  # shorter values would blank out ordinary words; structural redaction still hides them
+MIN_LENGTH = 6  # shorter values would blank out ordinary words; structural redaction still hides them
 _SECRET_NAME = re.compile(r"secret|passw|token|credential|private|api_?key|access_?key|(^|_)key$", re.IGNORECASE)
 
 

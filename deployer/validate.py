@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from deployer.apimodel import ApiPath, Violation, check_value, input_shape
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from deployer.apimodel import ApiPath, Violation, check_value, input_shape, shape
 from deployer.connectors import CONFIG, CREDENTIALS, check_connector_rules
 from deployer.convert import Conversion, to_api
 from deployer.errors import Diagnostic, ManifestError
@@ -237,13 +239,22 @@ def _contains_unknown(value: Any) -> bool:
     return False
 
 
-def _register_credentials(value: Any) -> None:
-    """Every credential value is a secret, wherever else it might turn up (an error echoing a request)."""
+def _register_credentials(value: Any, model: Shape | None = None) -> None:
+    """Every credential value is a secret, wherever else it might turn up (an error echoing a request).
+
+    Values from a fixed vocabulary (enums such as authenticationType) are not secrets.
+    """
+    if model is None:
+        model = shape("ConnectorProfileCredentials")
     if isinstance(value, dict):
-        for item in value.values():
-            _register_credentials(item)
+        for key, item in value.items():
+            if isinstance(model, StructureShape):
+                _register_credentials(item, model.members.get(key))
+            elif isinstance(model, MapShape):
+                _register_credentials(item, model.value)
     elif isinstance(value, list):
         for item in value:
-            _register_credentials(item)
+            _register_credentials(item, model.member if isinstance(model, ListShape) else None)
     elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        SECRETS.add(str(value))
+        if not (model is not None and model.metadata.get("enum")):
+            SECRETS.add(str(value))

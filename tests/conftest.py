@@ -53,3 +53,21 @@ def against_emulator(aws_env: None, emulator: Emulator, monkeypatch: pytest.Monk
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the SDK's retries sleep for real; the deployer's are injected
     emulator.knobs.private_delay_s = 0  # CLI runs wait with real sleeps; waiting is tested with a fake clock
     return emulator
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[Any]:
+    """moto in server mode, started once for the session; tests use names of their own."""
+    from tests.support import MotoServer
+
+    server = MotoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def with_moto(moto_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Point Secrets Manager and SSM at moto the standard way: AWS_ENDPOINT_URL_<SERVICE>."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_server.endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", moto_server.endpoint)
+    return moto_server

@@ -134,3 +134,46 @@ def signed_call(
             return response.status, dict(response.headers.items()), json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers.items()), json.loads(error.read() or b"{}")
+
+
+class MotoServer:
+    """moto in server mode on 127.0.0.1, as its own process (S3, Secrets Manager, SSM, IAM...)."""
+
+    def __init__(self, *, unauthenticated_actions: int | None = None) -> None:
+        import os
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        env = dict(os.environ)
+        if unauthenticated_actions is not None:
+            env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(unauthenticated_actions)  # then IAM is enforced
+        self._process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                                          str(self.port)], env=env, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._wait_until_up()
+
+    def _wait_until_up(self) -> None:
+        import socket
+        import time
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)  # waiting for a child process to listen, not a test's clock
+        raise RuntimeError("moto server did not start")
+
+    def client(self, service: str, **credentials: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            **(credentials or DUMMY_CREDENTIALS))
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=10)
