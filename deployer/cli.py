@@ -72,8 +72,9 @@ def _common() -> argparse.ArgumentParser:
                         help="YAML file of variables (repeatable)")
     common.add_argument("--local", action="store_true",
                         help="use the embedded local cloud (data in STACK_DIR/.stack/local), no AWS account needed")
-    common.add_argument("--state", type=Path, metavar="FILE",
-                        help="state file (default: STACK_DIR/.stack/state/ENV.json; with --local, in .stack/local)")
+    common.add_argument("--state", metavar="LOCATION",
+                        help="state file or s3://BUCKET/PREFIX (also STACK_STATE, or state: in the manifest; "
+                        "default: STACK_DIR/.stack/state/ENV.json; with --local, in .stack/local)")
     common.add_argument("--region", help="region for resources whose manifest names none")
     common.add_argument("--profile", help="AWS profile to use")
     common.add_argument("--output", choices=("text", "json"), default="text", help="output format")
@@ -188,7 +189,8 @@ def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     inputs = Inputs(env=args.env, cli_vars=dict(args.vars), var_files=tuple(args.var_files), environ=dict(os.environ),
                     default_region=args.region)
     aws = AwsSettings(profile=args.profile, region=args.region)
-    return Options(inputs=inputs, state_path=args.state, aws=aws, local=args.local,
+    return Options(inputs=inputs, state_location=args.state or os.environ.get("STACK_STATE"), aws=aws,
+                   local=args.local,
                    parallelism=getattr(args, "parallelism", 10), max_attempts=args.max_attempts,
                    max_wait=args.max_wait, adopt=getattr(args, "adopt", False), lock_timeout=args.lock_timeout)
 

@@ -19,9 +19,10 @@ from typing import Any
 
 from deployer.apply import ApplyHooks, ApplyResult, apply_plan
 from deployer.aws import AwsSettings, Clients
+from deployer.backends import open_backend
 from deployer.errors import StackError
 from deployer.local import local_cloud, local_data_dir
-from deployer.lock import LocalLock, LockInfo
+from deployer.lock import LockInfo, acquire, force_unlock, release
 from deployer.manifest import Manifest, find_stack_file, load_manifest
 from deployer.plan import LiveIndex, Plan, build_plan
 from deployer.providers import Live
@@ -30,14 +31,14 @@ from deployer.reconcile import reconcile
 from deployer.render import Inputs, StackContext, build_context
 from deployer.resolvers import Resolvers
 from deployer.retry import RetryPolicy
-from deployer.state import LocalBackend, ResourceState, StackState, StateRecorder, now
+from deployer.state import ResourceState, StackState, StateRecorder, now
 from deployer.validate import Desired, DesiredStack, desire, validate_stack
 
 
 @dataclass(frozen=True)
 class Options:
     inputs: Inputs = field(default_factory=Inputs)
-    state_path: Path | None = None
+    state_location: str | None = None  # a file or s3://BUCKET/PREFIX; None: the manifest's, else the default
     aws: AwsSettings = field(default_factory=AwsSettings)
     local: bool = False
     parallelism: int = 10
@@ -60,10 +61,15 @@ def stack_root(stack_dir: Path) -> Path:
     return find_stack_file(stack_dir).parent
 
 
-def state_path(stack_dir: Path, options: Options) -> Path:
-    """``.stack/state/ENV.json``; with ``--local``, the local cloud's own, so the two never mix."""
+def state_location(stack_dir: Path, options: Options, manifest: Manifest) -> str:
+    """--state or STACK_STATE, else the manifest's ``state:``, else ``.stack/state/ENV.json`` (with ``--local``,
+    the local cloud's own, so the two never mix)."""
+    if options.state_location:
+        return options.state_location
+    if manifest.state and not options.local:
+        return manifest.state
     base = local_data_dir(stack_root(stack_dir)) if options.local else stack_root(stack_dir) / ".stack"
-    return options.state_path or base / "state" / f"{options.inputs.env}.json"
+    return str(base / "state" / f"{options.inputs.env}.json")
 
 
 def validate_offline(stack_dir: Path, options: Options) -> DesiredStack:
@@ -80,8 +86,6 @@ class Engine:
         self.options = options
         self._exit = ExitStack()
         self.clients: Clients | None = None
-        self.backend = LocalBackend(state_path(stack_dir, options))
-        self.lock = LocalLock(self.backend.path.with_name(self.backend.path.name + ".lock"), sleep=options.sleep)
 
     def __enter__(self) -> Engine:
         settings = self.options.aws
@@ -89,6 +93,10 @@ class Engine:
             endpoint = self._exit.enter_context(local_cloud(stack_root(self.stack_dir)))
             settings = replace(settings, endpoint_url=endpoint)
         self.clients = Clients(settings)
+        manifest = load_manifest(self.stack_dir)
+        location = state_location(self.stack_dir, self.options, manifest)
+        self.backend = open_backend(location, stack=manifest.name, env=self.options.inputs.env,
+                                    client_for=self.clients.client, region=self.clients.default_region)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -101,11 +109,11 @@ class Engine:
     @contextmanager
     def locked(self, operation: str) -> Iterator[LockInfo | None]:
         """Hold the stack's lock; yields the dead holder whose lock was taken over, if any."""
-        lock, taken_over = self.lock.acquire(operation, self.options.lock_timeout)
+        lock, taken_over = acquire(self.backend.lock, operation, self.options.lock_timeout, sleep=self.options.sleep)
         try:
             yield taken_over
         finally:
-            self.lock.release(lock)
+            release(self.backend.lock, lock)
 
     def _context(self) -> tuple[Manifest, StackContext, AppFlowProvider]:
         manifest = load_manifest(self.stack_dir)
@@ -219,7 +227,7 @@ class Engine:
         return record
 
     def unlock(self, lock_id: str) -> LockInfo:
-        return self.lock.force_unlock(lock_id)
+        return force_unlock(self.backend.lock, lock_id)
 
 
 def _require_regions(desired: DesiredStack) -> None:

@@ -24,7 +24,7 @@ TEMPLATE_LIBRARY = "templates"
 TYPE_ALIASES = {"aws.appflow.connector_profiles": "AWS::AppFlow::ConnectorProfile"}
 SUPPORTED_TYPES = ("AWS::AppFlow::ConnectorProfile",)
 
-_TOP_KEYS = ("version", "name", "description", "providers", "globals", "resources", "retries", "sensitive")
+_TOP_KEYS = ("version", "name", "description", "providers", "globals", "resources", "retries", "sensitive", "state")
 _RETRY_KEYS = {"max_attempts": int, "max_wait": (int, float)}
 _RESOURCE_KEYS = ("name", "type", "props", "exports", "depends_on", "if", "template", "vars", "description",
                   "DeletionPolicy", "prevent_destroy")
@@ -92,6 +92,7 @@ class Manifest:
     resources: tuple[ResourceSpec, ...]
     retries: dict[str, float] = field(default_factory=dict)  # max_attempts, max_wait
     sensitive: tuple[str, ...] = ()  # variables whose values are secrets
+    state: str | None = None  # where state lives, e.g. s3://BUCKET/PREFIX; --state and STACK_STATE win
 
 
 def find_stack_file(stack_dir: Path) -> Path:
@@ -182,7 +183,12 @@ class _Reader:
             seen.setdefault(resource.name, resource.index)
         retries = self.read_retries(data.get("retries"))
         sensitive = self.read_names(data.get("sensitive"), ("sensitive",))
-        return Manifest(self.root, self.doc, name, str(description), stack_globals, resources, retries, sensitive)
+        state = data.get("state")
+        if state is not None and not isinstance(state, str):
+            self.problem(self.doc, ("state",), "state must be a location", "state: s3://my-bucket/stacks")
+            state = None
+        return Manifest(self.root, self.doc, name, str(description), stack_globals, resources, retries, sensitive,
+                        state)
 
     def read_retries(self, value: Any) -> dict[str, float]:
         if value is None:

@@ -3,9 +3,8 @@
 ``StackState`` is a value: per resource its identifier, ARN, the last applied
 non-secret request, a keyed fingerprint of its credentials (never the values), its
 exports and timestamps; per file a lineage id and a serial that grows with every
-write. A backend reads and writes it; ``LocalBackend`` keeps it in
-``<stack dir>/.stack/state/<env>.json`` and writes atomically (temp file, fsync,
-rename). ``StateRecorder`` is how apply records each result as soon as it happens.
+write, pending intents and a short history. Backends (``deployer.backends``) read and
+write it; ``StateRecorder`` is how apply records each result as soon as it happens.
 """
 
 from __future__ import annotations
@@ -13,18 +12,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from deployer.errors import StateError
 from deployer.secrets import SECRETS, SENSITIVE
+
+if TYPE_CHECKING:
+    from deployer.backends import StateBackend
 
 STATE_VERSION = 1
 
@@ -167,83 +166,6 @@ class StackState:
                 f"{source}: the state file is unreadable ({type(error).__name__}: {error}); nothing was changed. "
                 f"Restore it from {source}.backup (the version before the last write) or from version control"
             ) from None
-
-
-class StateBackend(Protocol):
-    def read(self) -> StackState | None: ...
-
-    def write(self, state: StackState) -> StackState: ...
-
-    @property
-    def location(self) -> str: ...
-
-
-class LocalBackend:
-    """State in a local JSON file; the previous version is kept as ``<file>.backup``."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._last: StackState | None = None  # what this backend wrote last, and the file's stat after it
-        self._last_stat: tuple[int, int, int] | None = None
-
-    @property
-    def location(self) -> str:
-        return str(self.path)
-
-    def read(self) -> StackState | None:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except OSError as error:
-            raise StateError(f"{self.path}: cannot read the state file: {error.strerror}") from None
-        return StackState.from_json(text, str(self.path))
-
-    def write(self, state: StackState) -> StackState:
-        """Write ``state`` with the next serial, atomically; returns what was written."""
-        current = self._last if self._unchanged_since_last_write() else self.read()
-        if current is not None and current.lineage != state.lineage:
-            raise StateError(f"{self.path}: the state belongs to another lineage ({current.lineage}); "
-                             "refusing to overwrite it")
-        if current is not None and current.serial > state.serial:
-            raise StateError(f"{self.path}: the state was changed by another run (serial {current.serial}, "
-                             f"ours {state.serial}); run the command again")
-        written = replace(state, serial=state.serial + 1)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists():
-            # the current file becomes the backup by a second name: no copy, and the new one replaces it atomically
-            backup = self.path.with_name(self.path.name + ".backup")
-            linked = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.backup")
-            os.link(self.path, linked)
-            os.replace(linked, backup)
-        _atomic_write(self.path, written.to_json().encode())
-        self._last, self._last_stat = written, _stat(self.path)
-        return written
-
-    def _unchanged_since_last_write(self) -> bool:
-        return self._last is not None and self._last_stat == _stat(self.path)
-
-
-def _stat(path: Path) -> tuple[int, int, int] | None:
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return None
-    return info.st_ino, info.st_size, info.st_mtime_ns
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def now() -> str:

@@ -144,11 +144,11 @@ def test_a_killed_deploy_is_finished_by_the_next_run(seed: int, tmp_path: Path, 
 
 def test_a_second_deploy_waits_for_or_names_the_lock_holder(against_emulator: Emulator, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from deployer.lock import LocalLock
+    from deployer.backends.local import LocalBackend
+    from deployer.lock import acquire
 
     stack = write_stack(tmp_path / "s", 1)
-    lock = LocalLock(stack / ".stack" / "state" / "dev.json.lock")
-    holder, _ = lock.acquire("deploy")  # this process is alive, so the lock is not stale
+    holder, _ = acquire(LocalBackend(stack / ".stack" / "state" / "dev.json").lock, "deploy")  # we are alive
     assert main(["deploy", str(stack), "--auto-approve", "-e", "Secret=s"]) == 1
     err = capsys.readouterr().err
     assert f"the stack is locked: lock {holder.lock_id} held by {holder.user}@{holder.host} (pid {os.getpid()}) " \
