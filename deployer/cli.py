@@ -150,6 +150,16 @@ def _add_state(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     imported.add_argument("resource", metavar="RESOURCE")
     imported.add_argument("name_or_arn", metavar="NAME_OR_ARN")
     imported.set_defaults(run=_run_state_import)
+    pull = actions.add_parser("pull", parents=[common], help="print the stored state (JSON)")
+    pull.set_defaults(run=_run_state_pull)
+    push = actions.add_parser("push", parents=[common], help="replace the stored state with FILE")
+    push.add_argument("file", type=Path, metavar="FILE")
+    push.add_argument("--force", action="store_true", help="even if FILE is older or of another lineage")
+    push.set_defaults(run=_run_state_push)
+    migrate = actions.add_parser("migrate", parents=[common], help="copy the state to another location")
+    migrate.add_argument("--to", required=True, metavar="LOCATION", help="a file or s3://BUCKET/PREFIX")
+    migrate.add_argument("--force", action="store_true", help="replace a state already there")
+    migrate.set_defaults(run=_run_state_migrate)
     unlock = actions.add_parser("unlock", parents=[common], help="release a lock left by a run that is gone")
     unlock.add_argument("lock_id", metavar="LOCK_ID")
     unlock.set_defaults(run=_run_state_unlock)
@@ -319,6 +329,43 @@ def _run_state_import(args: argparse.Namespace) -> int:
         record = engine.import_resource(args.resource, args.name_or_arn)
     print(f"Imported {record.identifier} as {args.resource}. Its credentials cannot be read from AWS: the next "
           "deploy sets them from the manifest.")
+    return EXIT_OK
+
+
+def _run_state_pull(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+
+    with Engine(args.stack_dir, _options(args)) as engine:
+        state = engine.backend.read()
+    if state is None:
+        raise StackError(f"there is no state at {engine.backend.location}")
+    print(state.to_json(), end="")
+    return EXIT_OK
+
+
+def _run_state_push(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise StackError(f"{args.file}: cannot read it: {error.strerror}") from None
+    with Engine(args.stack_dir, _options(args)) as engine, engine.locked("state push"):
+        written = engine.push(text, str(args.file), force=args.force)
+        location = engine.backend.location
+    print(f"Pushed {args.file} to {location} (serial {written.serial}).")
+    return EXIT_OK
+
+
+def _run_state_migrate(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+
+    with Engine(args.stack_dir, _options(args)) as engine, engine.locked("state migrate"):
+        written, location = engine.migrate(args.to, force=args.force)
+        source = engine.backend.location
+    print(f"Copied the state from {source} to {location} (serial {written.serial}). From now on pass "
+          f"--state {args.to} (or set STACK_STATE, or state: in the manifest); the old copy at {source} was left "
+          "as it was.")
     return EXIT_OK
 
 

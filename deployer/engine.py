@@ -226,6 +226,41 @@ class Engine:
         StateRecorder(self.backend, state).record(record, f"imported {name}")
         return record
 
+    def push(self, text: str, source: str, *, force: bool) -> StackState:
+        """Replace the stored state with ``text``: refuses an older serial or another lineage unless ``force``."""
+        manifest = load_manifest(self.stack_dir)
+        pushed = StackState.from_json(text, source)
+        if (pushed.stack, pushed.env) != (manifest.name, self.options.inputs.env):
+            raise StackError(f"{source} is the state of stack '{pushed.stack}' environment '{pushed.env}', not "
+                             f"'{manifest.name}' '{self.options.inputs.env}'")
+        current = self.backend.read()
+        if current is not None and not force:
+            if current.lineage != pushed.lineage:
+                raise StackError(f"{source} has lineage {pushed.lineage}, the stored state {current.lineage}: they "
+                                 "are different states; pass --force to replace it anyway")
+            if pushed.serial <= current.serial:
+                raise StackError(f"{source} has serial {pushed.serial}, not newer than the stored {current.serial}; "
+                                 "pass --force to replace it anyway")
+        return self.backend.write(pushed.with_event("*", f"pushed from {source}"), force=force)
+
+    def migrate(self, to: str, *, force: bool) -> tuple[StackState, str]:
+        """Copy the state to another location; the old copy is left where it was."""
+        manifest = load_manifest(self.stack_dir)
+        assert self.clients is not None
+        target = open_backend(to, stack=manifest.name, env=self.options.inputs.env, client_for=self.clients.client,
+                              region=self.clients.default_region)
+        state = self.backend.read()
+        if state is None:
+            raise StackError(f"there is no state at {self.backend.location} to migrate")
+        lock, _ = acquire(target.lock, "state migrate", self.options.lock_timeout, sleep=self.options.sleep)
+        try:
+            if target.read() is not None and not force:
+                raise StackError(f"{target.location} already holds a state; pass --force to replace it")
+            moved = state.with_event("*", f"migrated from {self.backend.location}")
+            return target.write(moved, force=force), target.location
+        finally:
+            release(target.lock, lock)
+
     def unlock(self, lock_id: str) -> LockInfo:
         return force_unlock(self.backend.lock, lock_id)
 

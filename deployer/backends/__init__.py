@@ -28,8 +28,9 @@ class StateBackend(Protocol):
         """The stored state, or None when there is none yet."""
         ...
 
-    def write(self, state: StackState) -> StackState:
-        """Store ``state`` with the next serial; refuses another lineage, an older serial, a lost race."""
+    def write(self, state: StackState, *, force: bool = False) -> StackState:
+        """Store ``state`` with the next serial; refuses another lineage, an older serial (unless ``force``)
+        and a lost race (always)."""
         ...
 
 

@@ -41,9 +41,11 @@ class LocalBackend:
             raise StateError(f"{self.path}: cannot read the state file: {error.strerror}") from None
         return StackState.from_json(text, str(self.path))
 
-    def write(self, state: StackState) -> StackState:
+    def write(self, state: StackState, *, force: bool = False) -> StackState:
         """Write ``state`` with the next serial, atomically; returns what was written."""
         current = self._last if self._unchanged_since_last_write() else self.read()
+        if force and current is not None:  # `state push --force`: replace whatever is there
+            state = replace(state, lineage=current.lineage, serial=max(state.serial, current.serial))
         if current is not None and current.lineage != state.lineage:
             raise StateError(f"{self.path}: the state belongs to another lineage ({current.lineage}); "
                              "refusing to overwrite it")

@@ -67,10 +67,12 @@ class S3Backend:
         self._etag, self._seen = answer["ETag"], state
         return state
 
-    def write(self, state: StackState) -> StackState:
+    def write(self, state: StackState, *, force: bool = False) -> StackState:
         if self._etag is None:
             self.read()  # learn which version we are replacing
         current = self._seen
+        if force and current is not None:  # `state push --force`: replace whatever is there
+            state = replace(state, lineage=current.lineage, serial=max(state.serial, current.serial))
         if current is not None and current.lineage != state.lineage:
             raise StateError(f"{self.location}: the state belongs to another lineage ({current.lineage}); "
                              "refusing to overwrite it")
