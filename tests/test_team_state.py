@@ -130,3 +130,19 @@ def test_the_manifest_can_name_the_state_location(team: str, against_emulator: E
     prefix = team.removeprefix(f"s3://{BUCKET}/")
     keys = [o["Key"] for o in moto_server.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]]
     assert keys == [f"{prefix}/reliable/dev.json"]  # and the lock is gone again
+
+
+def test_the_intent_journal_works_on_s3(team: str, against_emulator: Emulator, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    stack = write_stack(tmp_path / "s", 2)
+    against_emulator.knobs.fail_next("LostResponse", operation="CreateConnectorProfile")
+    assert main(["deploy", str(stack), "--auto-approve", "--state", team, "-e", "Secret=s", "--parallelism", "1",
+                 "--max-attempts", "1"]) == 1
+    capsys.readouterr()
+    assert main(["state", "show", str(stack), "--state", team, "--output", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pending"]["p00"]["operation"] == "create"
+    against_emulator.stats.reset()
+    assert main(["deploy", str(stack), "--auto-approve", "--state", team, "-e", "Secret=s"]) == 0
+    assert "Recovered: p00: an interrupted create of reliable-p00 had completed" in capsys.readouterr().err
+    assert against_emulator.stats.calls["CreateConnectorProfile"] == 0
+    assert live(against_emulator) == ["reliable-p00", "reliable-p01"]
