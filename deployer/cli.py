@@ -15,15 +15,18 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from deployer import __version__
 from deployer.apply import Outcome
 from deployer.aws import AwsSettings
 from deployer.errors import ManifestError, StackError
-from deployer.plan import Action, Change
+from deployer.plan import Action, Change, Plan
 from deployer.render import Inputs
 from deployer.secrets import SECRETS
+
+if TYPE_CHECKING:
+    from deployer.engine import Engine, Planned
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -77,7 +80,8 @@ def _common() -> argparse.ArgumentParser:
                         "default: STACK_DIR/.stack/state/ENV.json; with --local, in .stack/local)")
     common.add_argument("--region", help="region for resources whose manifest names none")
     common.add_argument("--profile", help="AWS profile to use")
-    common.add_argument("--output", choices=("text", "json"), default="text", help="output format")
+    common.add_argument("--output", choices=("text", "json", "markdown"), default="text",
+                        help="output format (markdown: for pull-request comments, plan and drift)")
     common.add_argument("--no-color", action="store_true", help="no colour (also: NO_COLOR set)")
     common.add_argument("--debug", action="store_true", help="show tracebacks and the AWS calls made")
     common.add_argument("--max-attempts", type=_number(int, 1), metavar="N",
@@ -110,7 +114,35 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", parents=[common], help="show what deploy would change")
     plan.add_argument("--detailed-exitcode", action="store_true",
                       help="exit 0 when there are no changes, 2 when there are, 1 on error")
+    plan.add_argument("-o", "--out", type=Path, metavar="FILE", help="save the plan for `stack apply FILE`")
     plan.set_defaults(run=_run_plan)
+
+    apply = commands.add_parser("apply", help="apply a saved plan, exactly as reviewed")
+    apply.add_argument("plan_file", type=Path, metavar="PLAN_FILE")
+    apply.add_argument("-e", "--var", dest="vars", type=_key_value, action="append", default=[],
+                       metavar="KEY=VALUE", help="sensitive variables, supplied again (they are not in the plan)")
+    apply.add_argument("--var-file", dest="var_files", type=Path, action="append", default=[], metavar="FILE")
+    apply.add_argument("--parallelism", type=_number(int, 1), default=10, metavar="N")
+    for flag in ("--debug", "--no-color"):
+        apply.add_argument(flag, action="store_true")
+    apply.add_argument("--output", choices=("text", "json"), default="text")
+    apply.add_argument("--lock-timeout", type=_number(float, 0), default=0.0, metavar="SECONDS")
+    apply.set_defaults(run=_run_apply)
+
+    drift = commands.add_parser("drift", parents=[common],
+                                help="compare AWS with what was last applied; exit 0 none, 2 drift, 1 error")
+    drift.set_defaults(run=_run_drift)
+
+    envs = commands.add_parser("envs", parents=[common], help="list environments and where each value comes from")
+    envs.set_defaults(run=_run_envs)
+
+    promote = commands.add_parser("promote", parents=[common],
+                                  help="deploy to --to what --from runs, if --from is current, undrifted and healthy")
+    promote.add_argument("--from", dest="source", required=True, metavar="ENV")
+    promote.add_argument("--to", dest="target", required=True, metavar="ENV")
+    promote.add_argument("--auto-approve", action="store_true", help="apply without asking")
+    promote.add_argument("--parallelism", type=_number(int, 1), default=10, metavar="N")
+    promote.set_defaults(run=_run_promote)
 
     deploy = commands.add_parser("deploy", parents=[common], help="plan, confirm, apply")
     deploy.add_argument("--auto-approve", action="store_true", help="apply without asking")
@@ -231,18 +263,103 @@ def _run_render(args: argparse.Namespace) -> int:
 
 def _run_plan(args: argparse.Namespace) -> int:
     from deployer.engine import Engine
-    from deployer.views import plan_json, plan_text
 
     with Engine(args.stack_dir, _options(args)) as engine:
         planned = engine.plan()
         _debug_calls(args, engine.calls)
-        if args.output == "json":
-            print(plan_json(planned.plan, calls=dict(engine.calls)))
-        else:
-            print(plan_text(planned.plan, color=_color(args, sys.stdout)))
+        print(_plan_view(args, planned.plan, dict(engine.calls)))
+        if args.out:
+            _save_plan(args, engine, planned)
     if args.detailed_exitcode and planned.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _plan_view(args: argparse.Namespace, plan: Plan, calls: dict[str, int] | None = None) -> str:
+    from deployer.views import plan_json, plan_markdown, plan_text
+
+    if args.output == "json":
+        return plan_json(plan, calls=calls)
+    if args.output == "markdown":
+        return plan_markdown(plan)
+    return plan_text(plan, color=_color(args, sys.stdout))
+
+
+def _save_plan(args: argparse.Namespace, engine: Engine, planned: Planned) -> None:
+    import json
+
+    from deployer.digest import public_variables
+    from deployer.saved_plan import make_saved_plan, write_saved_plan
+    from deployer.views import plan_json
+
+    if planned.recovered:
+        raise StackError("an interrupted run left work to recover; run `stack deploy` (or plan without -o) first")
+    saved = make_saved_plan(planned.plan, stack_dir=str(args.stack_dir), state_location=engine.backend.location,
+                            lineage=planned.state.lineage, serial=planned.state.serial, digest=planned.digest,
+                            variables=public_variables(planned.desired.context), local=args.local)
+    write_saved_plan(saved, json.loads(plan_json(planned.plan)), args.out)
+    print(f"Saved the plan to {args.out}. Apply exactly it with: stack apply {args.out}", file=sys.stderr)
+
+
+def _run_apply(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine, Options
+    from deployer.saved_plan import read_saved_plan, staleness
+    from deployer.views import apply_summary, plan_text
+
+    saved = read_saved_plan(args.plan_file)
+    inputs = Inputs(env=saved.env, cli_vars={**saved.variables, **dict(args.vars)}, var_files=tuple(args.var_files),
+                    environ=dict(os.environ))
+    options = Options(inputs=inputs, state_location=saved.state_location, parallelism=args.parallelism,
+                      lock_timeout=args.lock_timeout, local=saved.local)
+    with Engine(Path(saved.stack_dir), options) as engine, engine.locked("apply"):
+        planned = engine.plan()
+        reasons = staleness(saved, planned.plan, lineage=planned.state.lineage, serial=planned.state.serial,
+                            digest=planned.digest)
+        if planned.recovered:
+            reasons.append("an interrupted run left work that was recovered since")
+        if reasons:
+            raise StackError(f"{args.plan_file} is stale, nothing was applied: " + "; ".join(reasons) +
+                             ". Plan again and review the new plan")
+        print(plan_text(planned.plan, color=_color(args, sys.stdout)))
+        result = engine.apply(planned, hooks=_Progress(sys.stdout))
+        _debug_calls(args, engine.calls)
+    print(apply_summary(result))
+    for outcome in result.failed:
+        print(f"Error: {outcome.resource}: {outcome.message}", file=sys.stderr)
+    return EXIT_ERROR if result.failed else EXIT_OK
+
+
+def _run_drift(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+    from deployer.views import drift_view
+
+    with Engine(args.stack_dir, _options(args)) as engine:
+        state, drifted = engine.drift()
+        _debug_calls(args, engine.calls)
+    print(drift_view(state, drifted, args.output))
+    return EXIT_CHANGES if drifted else EXIT_OK
+
+
+def _run_envs(args: argparse.Namespace) -> int:
+    from deployer.engine import environments_of
+    from deployer.views import envs_text
+
+    print(envs_text(environments_of(args.stack_dir, _options(args)), json_output=args.output == "json"))
+    return EXIT_OK
+
+
+def _run_promote(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from deployer.engine import Engine
+
+    options = _options(args)
+    source = replace(options, inputs=replace(options.inputs, env=args.source))
+    with Engine(args.stack_dir, source) as engine:
+        state, digest = engine.check_promotable()
+    provenance = {"env": args.source, "digest": digest, "commit": state.deployment.get("commit")}
+    args.env = args.target
+    return _apply(args, destroy=False, promoted_from=provenance)
 
 
 def _run_deploy(args: argparse.Namespace) -> int:
@@ -253,9 +370,9 @@ def _run_destroy(args: argparse.Namespace) -> int:
     return _apply(args, destroy=True)
 
 
-def _apply(args: argparse.Namespace, *, destroy: bool) -> int:
+def _apply(args: argparse.Namespace, *, destroy: bool, promoted_from: dict[str, Any] | None = None) -> int:
     from deployer.engine import Engine, validate_offline
-    from deployer.views import apply_summary, plan_json, plan_text
+    from deployer.views import apply_summary, plan_json
 
     verb = "destroy" if destroy else "deploy"
     validate_offline(args.stack_dir, _options(args))  # a broken manifest neither locks nor calls
@@ -269,16 +386,16 @@ def _apply(args: argparse.Namespace, *, destroy: bool) -> int:
             if args.output == "json":
                 print(plan_json(planned.plan), file=sys.stderr)
             else:
-                print(plan_text(planned.plan, color=_color(args, sys.stdout)))
+                print(_plan_view(args, planned.plan))
             if planned.plan.blockers:
                 raise StackError("nothing was applied: " + "; ".join(planned.plan.blockers))
             if not planned.plan.has_changes:
-                engine.apply(planned)  # no AWS change; records state-only updates such as a new DeletionPolicy
+                engine.apply(planned, promoted_from=promoted_from)  # records state-only updates
                 _debug_calls(args, engine.calls)
                 return EXIT_OK
             if not args.auto_approve and not _confirm(verb):
                 return EXIT_ERROR
-            result = engine.apply(planned, hooks=_Progress(sys.stdout))
+            result = engine.apply(planned, hooks=_Progress(sys.stdout), promoted_from=promoted_from)
             _debug_calls(args, engine.calls)
     print(apply_summary(result))
     if result.failed:

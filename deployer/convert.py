@@ -62,6 +62,26 @@ def cfn_name(api_name: str | int) -> str | int:
 DEPLOYER_MEMBERS = ("clientToken",)
 
 
+def cfn_path(api_path: ApiPath, shape: Shape) -> KeyPath:
+    """An API path in CloudFormation spelling, walking the model: member names renamed, map keys kept."""
+    spelled: list[str | int] = []
+    current: Shape | None = shape
+    for part in api_path:
+        if isinstance(current, StructureShape) and isinstance(part, str):
+            spelled.append(cfn_name(part))
+            current = current.members.get(part)
+        elif isinstance(current, MapShape):
+            spelled.append(part)
+            current = current.value
+        elif isinstance(current, ListShape):
+            spelled.append(part)
+            current = current.member
+        else:
+            spelled.append(part)
+            current = None
+    return tuple(spelled)
+
+
 def to_api(props: Mapping[str, Any], shape: StructureShape, *, not_in_api: tuple[str, ...] = ()) -> Conversion:
     """Convert manifest props (CloudFormation names) to a value of ``shape``; ``not_in_api`` props are skipped."""
     conversion = Conversion()

@@ -9,6 +9,7 @@ CLI decides how they look.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -20,6 +21,8 @@ from typing import Any
 from deployer.apply import ApplyHooks, ApplyResult, apply_plan
 from deployer.aws import AwsSettings, Clients
 from deployer.backends import open_backend
+from deployer.digest import stack_digest
+from deployer.drift import Drift, find_drift
 from deployer.errors import StackError
 from deployer.local import local_cloud, local_data_dir
 from deployer.lock import LockInfo, acquire, force_unlock, release
@@ -28,9 +31,10 @@ from deployer.plan import LiveIndex, Plan, build_plan
 from deployer.providers import Live
 from deployer.providers.appflow import AppFlowProvider
 from deployer.reconcile import reconcile
-from deployer.render import Inputs, StackContext, build_context
+from deployer.render import Inputs, StackContext, build_context, variable_sources
 from deployer.resolvers import Resolvers
 from deployer.retry import RetryPolicy
+from deployer.secrets import looks_secret
 from deployer.state import ResourceState, StackState, StateRecorder, now
 from deployer.validate import Desired, DesiredStack, desire, validate_stack
 
@@ -55,6 +59,17 @@ class Planned:
     desired: DesiredStack
     state: StackState
     recovered: tuple[str, ...] = ()  # how intents of an interrupted run were resolved
+    digest: str = ""  # of the manifest, templates and non-secret variables
+
+
+def git_commit(directory: Path) -> str | None:
+    """The checked-out commit of the repository holding ``directory``, when there is one."""
+    try:
+        answer = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True,
+                                timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return answer.stdout.strip() if answer.returncode == 0 else None
 
 
 def stack_root(stack_dir: Path) -> Path:
@@ -156,7 +171,7 @@ class Engine:
         if recovered and record_recovery:
             state = self.backend.write(state)
         plan = build_plan(desired, state, live, destroying=destroying, adopt=self.options.adopt)
-        return Planned(plan, desired, state, tuple(recovered))
+        return Planned(plan, desired, state, tuple(recovered), stack_digest(context))
 
     def _read_live(self, desired: tuple[Desired, ...], state: StackState) -> LiveIndex:
         wanted: dict[str, set[str]] = defaultdict(set)
@@ -173,7 +188,8 @@ class Engine:
                 live[(region, name)] = found
         return live
 
-    def apply(self, planned: Planned, hooks: ApplyHooks | None = None) -> ApplyResult:
+    def apply(self, planned: Planned, hooks: ApplyHooks | None = None, *,
+              promoted_from: dict[str, Any] | None = None) -> ApplyResult:
         if planned.plan.blockers:
             raise StackError("nothing was applied: " + "; ".join(planned.plan.blockers))
         recorder = StateRecorder(self.backend, planned.state)
@@ -182,8 +198,49 @@ class Engine:
         def resolve(desired: Desired, exports: Mapping[str, Mapping[str, Any]]) -> Desired:
             return desire(desired.spec, context, exports, desired.depends_on)
 
-        return apply_plan(planned.plan, provider=self.provider, recorder=recorder, resolve=resolve,
-                          parallelism=self.options.parallelism, hooks=hooks)
+        result = apply_plan(planned.plan, provider=self.provider, recorder=recorder, resolve=resolve,
+                            parallelism=self.options.parallelism, hooks=hooks)
+        if planned.plan.has_changes or promoted_from or recorder.state.deployment.get("digest") != planned.digest:
+            deployment: dict[str, Any] = {
+                "digest": planned.digest, "commit": git_commit(stack_root(self.stack_dir)), "at": now(),
+                "failed": sorted(o.resource for o in result.failed),
+                "destroyed": not planned.desired.resources,
+            }
+            if promoted_from:
+                deployment["promoted_from"] = promoted_from
+            recorder.note_deployment(deployment)
+        return result
+
+    def drift(self) -> tuple[StackState, list[Drift]]:
+        manifest, _, self.provider = self._context()
+        state = self.read_state(manifest)
+        live = self._read_live((), state)
+        return state, find_drift(state, live)
+
+    def check_promotable(self) -> tuple[StackState, str]:
+        """The source side of a promotion: deployed from what the manifest is now, no drift, nothing failed."""
+        _, context, _ = self._context()
+        state, drifted = self.drift()
+        env = self.options.inputs.env
+        deployment = state.deployment
+        digest = stack_digest(context)
+        problems = []
+        if not state.resources or not deployment or deployment.get("destroyed"):
+            problems.append(f"environment '{env}' has nothing deployed")
+        elif deployment.get("digest") != digest:
+            problems.append(f"environment '{env}' was last deployed from another version of the manifest, its "
+                            f"templates or its variables ({deployment.get('digest')}, now {digest}); deploy it "
+                            "first")
+        if drifted:
+            problems.append(f"environment '{env}' has drifted: " + ", ".join(d.resource for d in drifted) +
+                            f" (see `stack drift STACK_DIR --env {env}`)")
+        if deployment.get("failed") or state.pending:
+            failed = sorted(set(deployment.get("failed", [])) | set(state.pending))
+            problems.append(f"environment '{env}' has resources whose last deploy did not finish: "
+                            + ", ".join(failed))
+        if problems:
+            raise StackError("cannot promote: " + "; ".join(problems))
+        return state, digest
 
     # State commands ------------------------------------------------------------------------------
 
@@ -270,3 +327,16 @@ def _require_regions(desired: DesiredStack) -> None:
     if missing:
         raise StackError(f"no AWS region for {', '.join(missing)}: set the 'region' global in the manifest, "
                          "pass --region, or set AWS_REGION")
+
+
+def environments_of(stack_dir: Path, options: Options) -> dict[str, dict[str, tuple[Any, str]]]:
+    """Every environment of the stack (its environments/*.yaml), and each variable's value and source."""
+    manifest = load_manifest(stack_dir)
+    folder = manifest.stack_dir / "environments"
+    names = sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "default") if folder.is_dir() else []
+    found = {}
+    for env in names or [options.inputs.env]:
+        sources = variable_sources(manifest, replace(options.inputs, env=env))
+        found[env] = {k: ("(sensitive)" if k in manifest.sensitive or looks_secret(k) else v, where)
+                      for k, (v, where) in sorted(sources.items())}
+    return found

@@ -93,6 +93,7 @@ class Manifest:
     retries: dict[str, float] = field(default_factory=dict)  # max_attempts, max_wait
     sensitive: tuple[str, ...] = ()  # variables whose values are secrets
     state: str | None = None  # where state lives, e.g. s3://BUCKET/PREFIX; --state and STACK_STATE win
+    files: tuple[Path, ...] = ()  # every file read: the stack file, then templates
 
 
 def find_stack_file(stack_dir: Path) -> Path:
@@ -112,7 +113,7 @@ def load_manifest(stack_dir: Path) -> Manifest:
     stack_file = find_stack_file(stack_dir)
     root = stack_file.parent
     doc = load_yaml(stack_file, _display(stack_file))
-    reader = _Reader(doc, root)
+    reader = _Reader(doc, root, stack_file.resolve())
     manifest = reader.read()
     if reader.problems:
         raise ManifestError(reader.problems)
@@ -141,9 +142,11 @@ def template_search_path(stack_dir: Path) -> list[Path]:
 
 
 class _Reader:
-    def __init__(self, doc: YamlDoc, root: Path) -> None:
+    def __init__(self, doc: YamlDoc, root: Path, stack_file: Path) -> None:
         self.doc = doc
         self.root = root
+        self.stack_file = stack_file
+        self.templates_read: list[Path] = []
         self.problems: list[Diagnostic] = []
 
     def problem(self, doc: YamlDoc, path: KeyPath, message: str, fix: str = "") -> None:
@@ -188,7 +191,7 @@ class _Reader:
             self.problem(self.doc, ("state",), "state must be a location", "state: s3://my-bucket/stacks")
             state = None
         return Manifest(self.root, self.doc, name, str(description), stack_globals, resources, retries, sensitive,
-                        state)
+                        state, (self.stack_file, *dict.fromkeys(self.templates_read)))
 
     def read_retries(self, value: Any) -> dict[str, float]:
         if value is None:
@@ -345,6 +348,7 @@ class _Reader:
             return own
         try:
             template_doc = load_yaml(found, _display(found))
+            self.templates_read.append(found)
         except ManifestError as error:
             self.problems += error.diagnostics
             return own

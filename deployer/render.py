@@ -122,15 +122,14 @@ _ENVIRONMENT.globals = {"range": range, "dict": dict}
 
 
 def load_variables(manifest: Manifest, inputs: Inputs) -> dict[str, Any]:
-    """Variables, lowest precedence first: environments/<env>.yaml, STACK_VAR_*, --var-file, -e.
+    """Variables, lowest precedence first: environments/default.yaml, environments/<env>.yaml, STACK_VAR_*,
+    --var-file, -e.
 
     Values of sensitive variables (declared in the manifest, or STACK_VAR_* names that look like
     secrets) are registered as secrets at once.
     """
     variables: dict[str, Any] = {}
-    env_file = manifest.stack_dir / "environments" / f"{inputs.env}.yaml"
-    files = ([env_file] if env_file.is_file() else [])
-    for path in files:
+    for path in environment_files(manifest.stack_dir, inputs.env):
         variables.update(_read_var_file(path))
     from_environ = {k[len(ENV_VAR_PREFIX):]: v for k, v in inputs.environ.items() if k.startswith(ENV_VAR_PREFIX)}
     variables.update(from_environ)
@@ -141,6 +140,25 @@ def load_variables(manifest: Manifest, inputs: Inputs) -> dict[str, Any]:
     for name in sensitive:
         _register(variables.get(name))
     return variables
+
+
+def environment_files(stack_dir: Path, env: str) -> list[Path]:
+    """``environments/default.yaml`` under ``environments/<env>.yaml``, those that exist."""
+    names = ["default.yaml"] + ([f"{env}.yaml"] if env != "default" else [])
+    return [stack_dir / "environments" / n for n in names if (stack_dir / "environments" / n).is_file()]
+
+
+def variable_sources(manifest: Manifest, inputs: Inputs) -> dict[str, tuple[Any, str]]:
+    """Each variable's value and where it came from, as ``load_variables`` would settle it."""
+    found: dict[str, tuple[Any, str]] = {}
+    for path in environment_files(manifest.stack_dir, inputs.env):
+        found.update({k: (v, f"environments/{path.name}") for k, v in _read_var_file(path).items()})
+    found.update({k[len(ENV_VAR_PREFIX):]: (v, f"environment variable {k}") for k, v in inputs.environ.items()
+                  if k.startswith(ENV_VAR_PREFIX)})
+    for path in inputs.var_files:
+        found.update({k: (v, f"--var-file {path}") for k, v in _read_var_file(path).items()})
+    found.update({k: (v, "-e") for k, v in inputs.cli_vars.items()})
+    return found
 
 
 def _register(value: Any) -> None:

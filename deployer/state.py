@@ -88,6 +88,9 @@ class StackState:
     resources: dict[str, ResourceState] = field(default_factory=dict)
     pending: dict[str, Intent] = field(default_factory=dict)
     history: tuple[Event, ...] = ()
+    # the last deploy: digest of what it was made from, Git commit, time, failed resources, and for a
+    # promotion the environment, digest and commit it was promoted from
+    deployment: dict[str, Any] = field(default_factory=dict)
 
     def with_event(self, resource: str, event: str) -> StackState:
         entry = Event(self.serial + 1, now(), resource, event)
@@ -138,6 +141,7 @@ class StackState:
         lines = [f"  {compact(k)}: {compact(v)}" for k, v in head.items()]
         lines.append(f'  "resources": {mapping({n: vars(r) for n, r in self.resources.items()})}')
         lines.append(f'  "pending": {mapping({n: vars(i) for n, i in self.pending.items()})}')
+        lines.append(f'  "deployment": {compact(self.deployment)}')
         events = ",\n".join(f"    {compact(vars(e))}" for e in self.history)
         lines.append(f'  "history": [\n{events}\n  ]' if events else '  "history": []')
         return "{\n" + ",\n".join(lines) + "\n}\n"
@@ -158,7 +162,7 @@ class StackState:
             }
             history = tuple(Event(**item) for item in data.get("history", []))
             return cls(data["stack"], data["env"], data["lineage"], int(data["serial"]), data["fingerprint_key"],
-                       resources, pending, history)
+                       resources, pending, history, dict(data.get("deployment") or {}))
         except StateError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -210,6 +214,10 @@ class StateRecorder:
             if name in self.state.pending:
                 pending = {k: v for k, v in self.state.pending.items() if k != name}
                 self._write(replace(self.state, pending=pending))
+
+    def note_deployment(self, deployment: dict[str, Any]) -> None:
+        with self._lock:
+            self._write(replace(self.state, deployment=deployment))
 
     def replace_state(self, state: StackState) -> None:
         with self._lock:

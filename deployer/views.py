@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from deployer.apply import ApplyResult, Outcome, Status
+from deployer.drift import Drift
 from deployer.plan import Action, Change, Plan, PropertyChange
 from deployer.redact import redact
 from deployer.state import StackState
@@ -164,7 +165,7 @@ def state_text(state: StackState, location: str, *, json_output: bool = False) -
     }
     document = {
         "stack": state.stack, "env": state.env, "location": location, "serial": state.serial,
-        "lineage": state.lineage, "resources": resources,
+        "lineage": state.lineage, "deployment": state.deployment, "resources": resources,
         "pending": {name: {"operation": i.operation, "identifier": i.identifier, "started": i.started}
                     for name, i in sorted(state.pending.items())},
         "history": [{"serial": e.serial, "time": e.time, "resource": e.resource, "event": e.event}
@@ -173,3 +174,76 @@ def state_text(state: StackState, location: str, *, json_output: bool = False) -
     if json_output:
         return json.dumps(document, indent=2, default=str)
     return yaml.safe_dump(document, sort_keys=False, default_flow_style=False).rstrip()
+
+
+def plan_markdown(plan: Plan) -> str:
+    """For a pull-request comment: a summary table, then a collapsible section per changing resource."""
+    counts = plan.summary()
+    lines = [f"### Plan for `{plan.stack}` in `{plan.env}`", ""]
+    if not plan.has_changes:
+        lines += ["No changes. AWS matches the stack.", ""]
+    lines += ["| action | count |", "|---|---|"]
+    lines += [f"| {action} | {count} |" for action, count in counts.items() if count]
+    lines += ["", "| resource | action | profile | why |", "|---|---|---|---|"]
+    for change in plan.changes:
+        if change.action is Action.NOOP:
+            continue
+        symbol = _SYMBOLS[change.action][0]
+        action = f"`{symbol}` {change.action.value}"
+        if any(p.forces_replacement for p in change.properties):
+            action += " (**forces replacement**)"
+        lines.append(f"| `{change.resource}` | {action} | `{change.identifier or ''}` | "
+                     f"{'; '.join(change.reasons)} |")
+    for change in plan.changes:
+        if change.action is Action.NOOP:
+            continue
+        lines += ["", f"<details><summary><code>{change.resource}</code>: {change.action.value}</summary>", ""]
+        if change.blocker:
+            lines += [f"> **Blocked:** {change.blocker}", ""]
+        lines += ["```diff"]
+        for prop in _shown_properties(change):
+            mark = "!" if prop.forces_replacement else ("~" if prop.before is not None or prop.sensitive else "+")
+            lines.append(f"{mark} {_property_line(prop)}")
+        lines += ["```", "", "</details>"]
+    return "\n".join(lines)
+
+
+def drift_view(state: StackState, drifted: list[Drift], output: str) -> str:
+    if output == "json":
+        return json.dumps({
+            "format_version": 1, "stack": state.stack, "env": state.env, "drifted": bool(drifted),
+            "resources": [
+                {"resource": d.resource, "identifier": d.identifier, "deleted": d.deleted,
+                 "properties": [{"path": p.path, "applied": p.before, "live": p.after, "sensitive": p.sensitive}
+                                for p in d.properties]}
+                for d in drifted
+            ],
+            "credentials_checked": False,
+        }, indent=2, default=str)
+    lines = [f"Drift of stack {state.stack}, environment {state.env} ({len(state.resources)} resources checked):"]
+    for item in drifted:
+        if item.deleted:
+            lines.append(f"  - {item.resource} [{item.identifier}] no longer exists in AWS")
+            continue
+        lines.append(f"  ~ {item.resource} [{item.identifier}] changed outside this stack:")
+        for prop in item.properties:
+            before = "(sensitive)" if prop.sensitive else json.dumps(prop.before, default=str)
+            lines.append(f"      {prop.path}: {before} (last applied) -> {json.dumps(prop.after, default=str)} (AWS)")
+    if not drifted:
+        lines.append("No drift: AWS matches what was last applied.")
+    lines.append("Credentials cannot be checked: AWS never returns them.")
+    return "\n".join(lines)
+
+
+def envs_text(environments: dict[str, dict[str, tuple[Any, str]]], *, json_output: bool = False) -> str:
+    if json_output:
+        return json.dumps({env: {k: {"value": v, "from": where} for k, (v, where) in values.items()}
+                           for env, values in environments.items()}, indent=2, default=str)
+    lines = []
+    for env, values in environments.items():
+        lines.append(f"{env}:")
+        for name, (value, where) in values.items():
+            lines.append(f"  {name} = {json.dumps(value, default=str)}  ({where})")
+        if not values:
+            lines.append("  (no variables)")
+    return "\n".join(lines)

@@ -1,0 +1,70 @@
+"""Drift: where AWS no longer matches what this stack last applied.
+
+Compares each resource in state with what AWS returns now: connection mode, connector
+properties, type and label; and notes resources in state that no longer exist.
+Credentials cannot be checked: AWS never returns them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from deployer.apimodel import input_shape
+from deployer.connectors import CONFIG, PROPERTIES
+from deployer.convert import cfn_path
+from deployer.paths import KeyPath, format_path
+from deployer.plan import LiveIndex, PropertyChange
+from deployer.state import StackState
+
+
+@dataclass(frozen=True)
+class Drift:
+    resource: str
+    identifier: str
+    deleted: bool
+    properties: tuple[PropertyChange, ...] = ()
+
+
+def find_drift(state: StackState, live: LiveIndex) -> list[Drift]:
+    found: list[Drift] = []
+    for name, record in sorted(state.resources.items()):
+        current = live.get((record.region, record.identifier))
+        if current is None:
+            found.append(Drift(name, record.identifier, deleted=True))
+            continue
+        applied, now = _comparable(record.applied), _comparable(current.properties)
+        changes = [
+            PropertyChange(_cfn_path(path), None if _hidden(applied.get(path)) else applied.get(path), now.get(path),
+                           sensitive=_hidden(applied.get(path)))
+            for path in sorted(set(applied) | set(now), key=str)
+            if not state.matches(applied.get(path), now.get(path))
+        ]
+        if changes:
+            found.append(Drift(name, record.identifier, deleted=False, properties=tuple(changes)))
+    return found
+
+
+def _hidden(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("(sensitive) ")
+
+
+def _comparable(request: dict[str, Any]) -> dict[KeyPath, Any]:
+    flat: dict[KeyPath, Any] = {}
+    for member in ("connectionMode", "connectorType", "connectorLabel"):
+        if request.get(member) is not None:
+            flat[(member,)] = request[member]
+    _flatten((request.get(CONFIG) or {}).get(PROPERTIES) or {}, (CONFIG, PROPERTIES), flat)
+    return flat
+
+
+def _flatten(value: Any, path: KeyPath, into: dict[KeyPath, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _flatten(item, (*path, key), into)
+    elif value not in ({}, None):
+        into[path] = value
+
+
+def _cfn_path(path: KeyPath) -> str:
+    return format_path(cfn_path(path, input_shape("CreateConnectorProfile")))
