@@ -12,6 +12,7 @@ import io
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -510,12 +511,15 @@ class _Progress:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream: TextIO | None = stream
+        self._lock = threading.Lock()
 
     def _say(self, text: str) -> None:
         if self.stream is None:
             return
         try:
-            print(f"{_clock()} {text}", file=self.stream, flush=True)
+            with self._lock:  # workers report concurrently; one write per line keeps lines whole
+                self.stream.write(f"{_clock()} {text}\n")
+                self.stream.flush()
         except OSError:
             self.stream = None
 

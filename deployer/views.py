@@ -201,6 +201,8 @@ def plan_markdown(plan: Plan) -> str:
         if change.blocker:
             lines += [f"> **Blocked:** {change.blocker}", ""]
         lines += ["```diff"]
+        if change.action in (Action.DELETE, Action.FORGET):
+            lines.append(f"- ConnectorProfileName: {json.dumps(change.identifier)}")
         for prop in _shown_properties(change):
             mark = "!" if prop.forces_replacement else ("~" if prop.before is not None or prop.sensitive else "+")
             lines.append(f"{mark} {_property_line(prop)}")
