@@ -9,10 +9,15 @@ not evaluated here; see ``render``.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import jsonschema
 
 from deployer.apimodel import suggest
 from deployer.errors import Diagnostic, ManifestError
@@ -117,8 +122,28 @@ def load_manifest(stack_dir: Path) -> Manifest:
     manifest = reader.read()
     if reader.problems:
         raise ManifestError(reader.problems)
+    schema_problems = check_schema(doc)  # the reader explains better; the schema catches what it does not
+    if schema_problems:
+        raise ManifestError(schema_problems)
     assert manifest is not None
     return manifest
+
+
+@functools.lru_cache(maxsize=1)
+def stack_schema() -> dict[str, Any]:
+    """The JSON Schema of stack.yaml, the one editors use through `# yaml-language-server: $schema=...`."""
+    return dict(json.loads(resources.files("deployer").joinpath("data/stack.schema.json").read_text()))
+
+
+def check_schema(doc: YamlDoc) -> list[Diagnostic]:
+    validator = jsonschema.Draft202012Validator(stack_schema())
+    problems = []
+    for error in sorted(validator.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = tuple(error.absolute_path)
+        problems.append(Diagnostic(doc.file, doc.line_of(path), format_path(path),
+                                   f"does not match the stack schema: {error.message}",
+                                   "see deployer/data/stack.schema.json"))
+    return problems
 
 
 def _display(path: Path) -> str:
