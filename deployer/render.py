@@ -12,9 +12,10 @@ resource exists. Until then they render as ``Unknown``; the plan shows them as
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,15 @@ class StackContext:
     default_region: str | None = None
     functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)  # resolvers: secret(), ssm()
 
+    @functools.cached_property
+    def active_by_name(self) -> dict[str, ResourceSpec]:
+        return {spec.name: spec for spec in self.active}
+
+    @functools.cached_property
+    def bare_exports(self) -> tuple[tuple[str, str], ...]:
+        """(resource, attribute) for every name a resource exports, in manifest order."""
+        return tuple((spec.name, attribute) for spec in self.active for attribute in spec.exports)
+
     @property
     def region(self) -> str | None:
         region = self.globals.get("region")
@@ -119,6 +129,22 @@ _ENVIRONMENT = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, a
 # Jinja's default globals include cycler, joiner, namespace and lipsum, the usual footholds of sandbox
 # escapes; templates here need none of them.
 _ENVIRONMENT.globals = {"range": range, "dict": dict}
+
+
+@functools.lru_cache(maxsize=4096)
+def _expression(source: str) -> Any:
+    """A compiled one-expression template; stacks repeat the same few thousand strings, so compile each once."""
+    return _ENVIRONMENT.compile_expression(source, undefined_to_none=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _template(source: str) -> jinja2.Template:
+    return _ENVIRONMENT.from_string(source)
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_read(source: str) -> frozenset[str]:
+    return frozenset(jinja2.meta.find_undeclared_variables(_ENVIRONMENT.parse(source)))
 
 
 def load_variables(manifest: Manifest, inputs: Inputs) -> dict[str, Any]:
@@ -218,7 +244,7 @@ def _condition_holds(spec: ResourceSpec, condition: Raw, names: dict[str, Any], 
     match = _ONE_EXPRESSION.match(text)
     expression = match.group("expr") if match else text
     try:
-        return bool(_ENVIRONMENT.compile_expression(expression, undefined_to_none=False)(**names))
+        return bool(_expression(expression)(**names))
     except Exception as error:  # noqa: BLE001 - every Jinja failure becomes a diagnostic
         problems.append(_jinja_problem(error, condition.doc.file, condition.line, label))
         return False
@@ -239,7 +265,7 @@ def variables_used(spec: ResourceSpec) -> set[str]:
     for text in _strings(spec):
         if "{{" in text or "{%" in text:
             try:
-                found |= jinja2.meta.find_undeclared_variables(_ENVIRONMENT.parse(text))
+                found |= _names_read(text)
             except jinja2.TemplateSyntaxError:
                 continue  # reported when rendered
     return found
@@ -273,16 +299,9 @@ def render_resource(
     """Render one resource; ``exports`` maps earlier resources to their known export values."""
     problems: list[Diagnostic] = []
     names = context.base_names()
-    resource_names: dict[str, dict[str, Any]] = {}
-    for other in context.active:
-        known = exports.get(other.name, {})
-        resource_names[other.name] = {
-            attribute: known.get(attribute, Unknown(f"resources.{other.name}.{attribute}"))
-            for attribute in _export_names(other)
-        }
-        for attribute, value in resource_names[other.name].items():
-            if attribute in other.exports:
-                names.setdefault(attribute, value)  # stack-deploy style bare export names
+    resource_names = _ResourceExports(context.active_by_name, exports)
+    for owner, attribute in context.bare_exports:  # stack-deploy style bare export names
+        names.setdefault(attribute, resource_names[owner][attribute])
     names["resources"] = resource_names
     for key, raw in spec.template_vars.items():
         names[key] = _render_tree(raw, raw.value, raw.path, f"{spec.label}.vars.{key}", names, problems)
@@ -301,6 +320,26 @@ def render_resource(
     if region is not None and not isinstance(region, str):
         raise ManifestError([Diagnostic(*_where(spec, origins, ("region",)), "region must be a string")])
     return RenderedResource(spec, props, origins, region or context.region)
+
+
+class _ResourceExports(Mapping[str, dict[str, Any]]):
+    """``resources.NAME.Attribute`` for templates, worked out only for the names a template reads."""
+
+    def __init__(self, specs: Mapping[str, ResourceSpec], exports: Mapping[str, Mapping[str, Any]]) -> None:
+        self._specs = specs
+        self._exports = exports
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        spec = self._specs[name]
+        known = self._exports.get(name, {})
+        return {attribute: known.get(attribute, Unknown(f"resources.{name}.{attribute}"))
+                for attribute in _export_names(spec)}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
 
 
 def _export_names(spec: ResourceSpec) -> tuple[str, ...]:
@@ -345,11 +384,11 @@ def _render_string(
     try:
         match = _ONE_EXPRESSION.match(text)
         if match:
-            result = _ENVIRONMENT.compile_expression(match.group("expr"), undefined_to_none=False)(**names)
+            result = _expression(match.group("expr"))(**names)
             if isinstance(result, jinja2.Undefined):
                 str(result)  # raises the UndefinedError that names the variable
         else:
-            result = _ENVIRONMENT.from_string(text).render(**names)
+            result = _template(text).render(**names)
     except Exception as error:  # noqa: BLE001 - every Jinja failure becomes a diagnostic
         problems.append(_jinja_problem(error, raw.doc.file, raw.doc.line_of(path), label))
         return None

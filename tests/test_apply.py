@@ -112,12 +112,12 @@ def test_parallel_apply_respects_dependencies(against_emulator: Emulator, tmp_pa
 
 def test_calls_are_batched_reads_and_one_write_per_change(against_emulator: Emulator, tmp_path: Path) -> None:
     against_emulator.knobs.quota = 1000
-    stack = write(tmp_path / "s", *(resource(f"p{i:03d}") for i in range(150)))
+    stack = write(tmp_path / "s", *(resource(f"p{i:03d}") for i in range(250)))
     assert main(["deploy", str(stack), "--auto-approve"]) == 0
-    assert dict(against_emulator.stats.calls) == {"DescribeConnectorProfiles": 2, "CreateConnectorProfile": 150}
+    assert dict(against_emulator.stats.calls) == {"DescribeConnectorProfiles": 3, "CreateConnectorProfile": 250}
     against_emulator.stats.reset()
     assert main(["plan", str(stack), "--detailed-exitcode"]) == 0
-    assert dict(against_emulator.stats.calls) == {"DescribeConnectorProfiles": 2}
+    assert dict(against_emulator.stats.calls) == {"DescribeConnectorProfiles": 3}
     against_emulator.stats.reset()
     assert main(["deploy", str(stack), "--auto-approve"]) == 0  # no changes: reads only
-    assert dict(against_emulator.stats.calls) == {"DescribeConnectorProfiles": 2}
+    assert dict(against_emulator.stats.calls) == {"DescribeConnectorProfiles": 3}

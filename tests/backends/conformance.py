@@ -180,7 +180,10 @@ for number in range(rounds):
         results.append("won")
     except LockedError:
         results.append("lost")
-print(json.dumps(results))
+print(json.dumps(results), flush=True)
+# stay alive until every process is done: a winner that exited would leave a stale lock a late racer may take over
+while time.time() < start + rounds * spacing + 5:
+    time.sleep(0.05)
 """
 
 
