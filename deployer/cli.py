@@ -322,7 +322,9 @@ def _run_apply(args: argparse.Namespace) -> int:
             raise StackError(f"{args.plan_file} is stale, nothing was applied: " + "; ".join(reasons) +
                              ". Plan again and review the new plan")
         print(plan_text(planned.plan, color=_color(args, sys.stdout)))
-        result = engine.apply(planned, hooks=_Progress(sys.stdout))
+        progress = _Progress(sys.stdout, sum(c.action is not Action.NOOP for c in planned.plan.changes))
+        result = engine.apply(planned, hooks=progress)
+        progress.close()
         _debug_calls(args, engine.calls)
     print(apply_summary(result))
     for outcome in result.failed:
@@ -396,7 +398,9 @@ def _apply(args: argparse.Namespace, *, destroy: bool, promoted_from: dict[str, 
                 return EXIT_OK
             if not args.auto_approve and not _confirm(verb):
                 return EXIT_ERROR
-            result = engine.apply(planned, hooks=_Progress(sys.stdout), promoted_from=promoted_from)
+            progress = _Progress(sys.stdout, sum(c.action is not Action.NOOP for c in planned.plan.changes))
+            result = engine.apply(planned, hooks=progress, promoted_from=promoted_from)
+            progress.close()
             _debug_calls(args, engine.calls)
     print(apply_summary(result))
     if result.failed:
@@ -507,31 +511,59 @@ def _confirm(verb: str) -> bool:
 
 
 class _Progress:
-    """One timestamped line per resource as apply goes. A closed output (``| head``) never stops the apply."""
+    """Apply's progress. On a terminal, a live status line (done/total, what is running, retries) above
+    which each finished resource is printed; otherwise (CI) one timestamped line per resource.
+    A closed output (``| head``) never stops the apply."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, total: int = 0) -> None:
         self.stream: TextIO | None = stream
         self._lock = threading.Lock()
+        self._live = stream.isatty()
+        self._total = total
+        self._done = 0
+        self._running: list[str] = []
+        self._retries = 0
 
-    def _say(self, text: str) -> None:
+    def _write(self, text: str) -> None:
         if self.stream is None:
             return
         try:
-            with self._lock:  # workers report concurrently; one write per line keeps lines whole
-                self.stream.write(f"{_clock()} {text}\n")
-                self.stream.flush()
+            self.stream.write(text)
+            self.stream.flush()
         except OSError:
             self.stream = None
 
+    def _line(self, text: str) -> None:
+        with self._lock:  # workers report concurrently; one write per line keeps lines whole
+            clear = "\r\x1b[2K" if self._live else ""
+            self._write(f"{clear}{_clock()} {text}\n")
+            if self._live:
+                running = ", ".join(self._running[:4]) + (" ..." if len(self._running) > 4 else "")
+                self._write(f"[{self._done}/{self._total}] running: {running or '-'}; retries: {self._retries}")
+
     def started(self, change: Change) -> None:
         if change.action is not Action.NOOP:
-            self._say(f"{change.resource}: {change.action.value} started")
+            self._running.append(change.resource)
+            self._line(f"{change.resource}: {change.action.value} started")
 
     def finished(self, outcome: Outcome) -> None:
         from deployer.views import outcome_line
 
         if outcome.action is not Action.NOOP:
-            self._say(outcome_line(outcome))
+            if outcome.resource in self._running:
+                self._running.remove(outcome.resource)
+            self._done += 1
+            self._line(outcome_line(outcome))
+
+    def retried(self, operation: str, resource: str, attempt: int) -> None:
+        self._retries += 1
+        if not self._live:
+            self._line(f"{resource}: {operation} attempt {attempt} failed, retrying")
+
+    def close(self) -> None:
+        if self._live:
+            with self._lock:
+                self._write("\r\x1b[2K")
 
 
 def _clock() -> str:

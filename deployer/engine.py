@@ -101,6 +101,7 @@ class Engine:
         self.options = options
         self._exit = ExitStack()
         self.clients: Clients | None = None
+        self._hooks: ApplyHooks | None = None
 
     def __enter__(self) -> Engine:
         settings = self.options.aws
@@ -144,7 +145,13 @@ class Engine:
         attempts = self.options.max_attempts or manifest.retries.get("max_attempts") or default.max_attempts
         wait = self.options.max_wait if self.options.max_wait is not None else manifest.retries.get(
             "max_wait", default.max_wait)
-        return RetryPolicy(max_attempts=int(attempts), max_wait=float(wait), sleep=self.options.sleep)
+        return RetryPolicy(max_attempts=int(attempts), max_wait=float(wait), sleep=self.options.sleep,
+                           on_retry=self._retried)
+
+    def _retried(self, operation: str, resource: str, attempt: int) -> None:
+        hooks = self._hooks
+        if hooks is not None and hasattr(hooks, "retried"):
+            hooks.retried(operation, resource, attempt)
 
     def read_state(self, manifest: Manifest) -> StackState:
         state = self.backend.read()
@@ -198,8 +205,12 @@ class Engine:
         def resolve(desired: Desired, exports: Mapping[str, Mapping[str, Any]]) -> Desired:
             return desire(desired.spec, context, exports, desired.depends_on)
 
-        result = apply_plan(planned.plan, provider=self.provider, recorder=recorder, resolve=resolve,
-                            parallelism=self.options.parallelism, hooks=hooks)
+        self._hooks = hooks
+        try:
+            result = apply_plan(planned.plan, provider=self.provider, recorder=recorder, resolve=resolve,
+                                parallelism=self.options.parallelism, hooks=hooks)
+        finally:
+            self._hooks = None
         if planned.plan.has_changes or promoted_from or recorder.state.deployment.get("digest") != planned.digest:
             deployment: dict[str, Any] = {
                 "digest": planned.digest, "commit": git_commit(stack_root(self.stack_dir)), "at": now(),

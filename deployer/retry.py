@@ -37,6 +37,8 @@ class RetryPolicy:
     max_wait: float = 20.0  # seconds, the longest single wait
     initial_wait: float = 0.5
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+    # told of every retry: (operation, resource, the attempt that failed), for progress displays
+    on_retry: Callable[[str, str, int], None] | None = field(default=None, compare=False, repr=False)
 
     def _wait(self) -> tenacity.wait.wait_base:
         if self.max_wait <= 0:
@@ -61,6 +63,8 @@ class RetryPolicy:
             wait=self._wait(),
             sleep=self.sleep,
             reraise=True,
+            before_sleep=(lambda state: self.on_retry(operation, resource, state.attempt_number))  # type: ignore[misc]
+            if self.on_retry else None,
         )
         try:
             return retrying(attempt)

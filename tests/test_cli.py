@@ -53,3 +53,30 @@ def test_emulator_port_in_use_is_a_clear_error() -> None:
     assert process.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in stderr
     assert "Traceback" not in stderr
+
+
+class _Terminal(__import__("io").StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_live_on_a_terminal_and_plain_lines_otherwise() -> None:
+    from deployer.apply import Outcome, Status
+    from deployer.cli import _Progress
+    from deployer.plan import Action, Change
+
+    def run(stream: object) -> str:
+        progress = _Progress(stream, total=2)  # type: ignore[arg-type]
+        change = Change("a", "AWS::AppFlow::ConnectorProfile", Action.CREATE, (), "a", "us-east-1")
+        progress.started(change)
+        progress.retried("CreateConnectorProfile", "a", 1)
+        progress.finished(Outcome("a", Action.CREATE, Status.DONE, "created a"))
+        progress.close()
+        return stream.getvalue()  # type: ignore[attr-defined]
+
+    live = run(_Terminal())
+    assert "[0/2] running: a; retries: 0" in live and "[1/2] running: -; retries: 1" in live
+    assert "a: create ok - created a\n" in live
+    plain = run(__import__("io").StringIO())
+    assert "\r" not in plain and "[0/2]" not in plain
+    assert " a: CreateConnectorProfile attempt 1 failed, retrying\n" in plain
