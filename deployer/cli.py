@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -399,8 +400,11 @@ def _apply(args: argparse.Namespace, *, destroy: bool, promoted_from: dict[str, 
             if not args.auto_approve and not _confirm(verb):
                 return EXIT_ERROR
             progress = _Progress(sys.stdout, sum(c.action is not Action.NOOP for c in planned.plan.changes))
+            started = time.perf_counter()
             result = engine.apply(planned, hooks=progress, promoted_from=promoted_from)
             progress.close()
+            if args.debug:
+                print(f"debug: apply took {time.perf_counter() - started:.2f} s", file=sys.stderr)
             _debug_calls(args, engine.calls)
     print(apply_summary(result))
     if result.failed:
