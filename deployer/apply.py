@@ -59,11 +59,13 @@ class ApplyHooks(Protocol):
 
 
 class NoHooks:
+    """Apply with nobody watching: every hook does nothing."""
+
     def started(self, change: Change) -> None:
-        pass
+        return None
 
     def finished(self, outcome: Outcome) -> None:
-        pass
+        return None
 
 
 def client_token(lineage: str, resource: str, operation: str, request_fingerprint: str | None) -> str:

@@ -605,7 +605,7 @@ def _run_emulator(args: argparse.Namespace) -> int:
     try:
         emulator.serve_forever()
     except KeyboardInterrupt:
-        pass
+        print("Stopped.", file=sys.stderr)  # Ctrl-C (or SIGTERM) is how the emulator is meant to stop
     finally:
         emulator.stop()
     return EXIT_OK

@@ -15,6 +15,7 @@ import json
 import secrets
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -172,6 +173,21 @@ class StackState:
             ) from None
 
 
+def next_version(current: StackState | None, state: StackState, location: str, *, force: bool = False
+                 ) -> StackState:
+    """What a backend writes over ``current``: ``state`` with the next serial. The rules every backend
+    follows: the same lineage, a serial not behind the stored one; ``force`` (state push) takes over both."""
+    if force and current is not None:
+        state = replace(state, lineage=current.lineage, serial=max(state.serial, current.serial))
+    if current is not None and current.lineage != state.lineage:
+        raise StateError(f"{location}: the state belongs to another lineage ({current.lineage}); "
+                         "refusing to overwrite it")
+    if current is not None and current.serial > state.serial:
+        raise StateError(f"{location}: the state was changed by another run (serial {current.serial}, "
+                         f"ours {state.serial}); run the command again")
+    return replace(state, serial=state.serial + 1)
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -180,45 +196,61 @@ class StateRecorder:
     """Holds the current state during apply and writes it after every change (thread-safe).
 
     ``begin`` records an intent before a mutating call; ``record``, ``forget`` and ``settle`` clear it.
+    Each returns once its change is stored. Changes that workers make while a write is under way are
+    stored together by the next write (group commit): one write can carry many workers' changes,
+    and none returns before its own change is durable.
     """
 
     def __init__(self, backend: StateBackend, state: StackState) -> None:
         self._backend = backend
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the in-memory state and the counters
+        self._writing = threading.Lock()  # one write at a time
+        self._changes = 0
+        self._stored = 0
         self.state = state
 
-    def _write(self, state: StackState) -> None:
-        self.state = self._backend.write(state)
+    def _change(self, change: Callable[[StackState], StackState | None]) -> None:
+        with self._lock:
+            changed = change(self.state)
+            if changed is None:
+                return
+            self.state = changed
+            self._changes += 1
+            mine = self._changes
+        with self._writing:
+            if self._stored >= mine:
+                return  # an earlier write already carried this change
+            with self._lock:
+                snapshot, upto = self.state, self._changes
+            written = self._backend.write(snapshot)
+            with self._lock:
+                self.state = replace(self.state, serial=written.serial)
+                self._stored = upto
 
     def begin(self, intent: Intent) -> None:
-        with self._lock:
-            self._write(replace(self.state, pending={**self.state.pending, intent.resource: intent}))
+        self._change(lambda state: replace(state, pending={**state.pending, intent.resource: intent}))
 
     def record(self, resource: ResourceState, event: str = "") -> None:
-        with self._lock:
-            resources = {**self.state.resources, resource.name: resource}
-            pending = {k: v for k, v in self.state.pending.items() if k != resource.name}
-            state = replace(self.state, resources=resources, pending=pending)
-            self._write(state.with_event(resource.name, event) if event else state)
+        def change(state: StackState) -> StackState:
+            pending = {k: v for k, v in state.pending.items() if k != resource.name}
+            changed = replace(state, resources={**state.resources, resource.name: resource}, pending=pending)
+            return changed.with_event(resource.name, event) if event else changed
+
+        self._change(change)
 
     def forget(self, name: str, event: str = "") -> None:
-        with self._lock:
-            resources = {k: v for k, v in self.state.resources.items() if k != name}
-            pending = {k: v for k, v in self.state.pending.items() if k != name}
-            state = replace(self.state, resources=resources, pending=pending)
-            self._write(state.with_event(name, event) if event else state)
+        def change(state: StackState) -> StackState:
+            resources = {k: v for k, v in state.resources.items() if k != name}
+            pending = {k: v for k, v in state.pending.items() if k != name}
+            changed = replace(state, resources=resources, pending=pending)
+            return changed.with_event(name, event) if event else changed
+
+        self._change(change)
 
     def settle(self, name: str) -> None:
         """The call failed with an answer from AWS, so it did nothing: the intent goes."""
-        with self._lock:
-            if name in self.state.pending:
-                pending = {k: v for k, v in self.state.pending.items() if k != name}
-                self._write(replace(self.state, pending=pending))
+        self._change(lambda state: replace(state, pending={k: v for k, v in state.pending.items() if k != name})
+                     if name in state.pending else None)
 
     def note_deployment(self, deployment: dict[str, Any]) -> None:
-        with self._lock:
-            self._write(replace(self.state, deployment=deployment))
-
-    def replace_state(self, state: StackState) -> None:
-        with self._lock:
-            self._write(state)
+        self._change(lambda state: replace(state, deployment=deployment))

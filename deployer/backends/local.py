@@ -7,16 +7,17 @@ link so that nobody ever sees a half-written lock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import uuid
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from deployer.errors import StackError, StateError
 from deployer.lock import LockInfo
-from deployer.state import StackState
+from deployer.state import StackState, next_version
 
 
 class LocalBackend:
@@ -44,15 +45,7 @@ class LocalBackend:
     def write(self, state: StackState, *, force: bool = False) -> StackState:
         """Write ``state`` with the next serial, atomically; returns what was written."""
         current = self._last if self._unchanged_since_last_write() else self.read()
-        if force and current is not None:  # `state push --force`: replace whatever is there
-            state = replace(state, lineage=current.lineage, serial=max(state.serial, current.serial))
-        if current is not None and current.lineage != state.lineage:
-            raise StateError(f"{self.path}: the state belongs to another lineage ({current.lineage}); "
-                             "refusing to overwrite it")
-        if current is not None and current.serial > state.serial:
-            raise StateError(f"{self.path}: the state was changed by another run (serial {current.serial}, "
-                             f"ours {state.serial}); run the command again")
-        written = replace(state, serial=state.serial + 1)
+        written = next_version(current, state, self.location, force=force)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             # the current file becomes the backup by a second name: no copy, and the new one replaces it atomically
@@ -133,10 +126,8 @@ class LocalLockStore:
         except (ValueError, TypeError):
             moved = None
         if moved != holder:
-            try:
-                os.link(aside, self.path)  # fails if yet another run holds the lock by now
-            except FileExistsError:
-                pass
+            with contextlib.suppress(FileExistsError):  # yet another run may hold the lock by now
+                os.link(aside, self.path)
             aside.unlink()
             return False
         aside.unlink()

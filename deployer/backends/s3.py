@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Any
 
 import botocore.exceptions
 
 from deployer.errors import StackError, StateError
 from deployer.lock import LockInfo
-from deployer.state import StackState
+from deployer.state import StackState, next_version
 
 ClientFor = Callable[[str, str], Any]
 _PRECONDITION = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
@@ -71,15 +71,7 @@ class S3Backend:
         if self._etag is None:
             self.read()  # learn which version we are replacing
         current = self._seen
-        if force and current is not None:  # `state push --force`: replace whatever is there
-            state = replace(state, lineage=current.lineage, serial=max(state.serial, current.serial))
-        if current is not None and current.lineage != state.lineage:
-            raise StateError(f"{self.location}: the state belongs to another lineage ({current.lineage}); "
-                             "refusing to overwrite it")
-        if current is not None and current.serial > state.serial:
-            raise StateError(f"{self.location}: the state was changed by another run (serial {current.serial}, "
-                             f"ours {state.serial}); run the command again")
-        written = replace(state, serial=state.serial + 1)
+        written = next_version(current, state, self.location, force=force)
         condition = {"IfNoneMatch": "*"} if not self._etag else {"IfMatch": self._etag}
         try:
             answer = self._client().put_object(Bucket=self.bucket, Key=self.key, Body=written.to_json().encode(),
