@@ -172,7 +172,7 @@ class _Applier:
         try:
             self.provider.delete(prior.region, prior.identifier)
         except ResourceNotFound:
-            pass  # already gone: the goal is reached
+            return  # already gone: the goal is reached
         except AwsError as error:
             if error.answered:
                 self.recorder.settle(prior.name)

@@ -48,7 +48,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 30  # a client that promises a body and never sends it is dropped
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        pass  # quiet: the emulator is a test and demo peer, its callers report errors
+        return None  # quiet: the emulator is a test and demo peer, its callers report errors
 
     def do_POST(self) -> None:
         try:
