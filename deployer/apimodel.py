@@ -177,19 +177,21 @@ def _check_size(model_shape: Shape, size: int, path: ApiPath, unit: str) -> list
 
 def _check_string(model_shape: Shape, value: str, path: ApiPath, sensitive: bool) -> list[Violation]:
     meta = model_shape.metadata
-    shown = {"value": value, "has_value": True, "sensitive": sensitive}
+
+    def violation(problem: str, fix: str = "") -> Violation:
+        return Violation(path, problem, fix, value=value, has_value=True, sensitive=sensitive)
+
     enum = meta.get("enum")
     if enum and value not in enum:
-        return [Violation(path, "is not an allowed value", "allowed: " + ", ".join(enum), **shown)]
+        return [violation("is not an allowed value", "allowed: " + ", ".join(enum))]
     low, high = meta.get("min"), meta.get("max")
     if low is not None and len(value) < low:
-        return [Violation(path, f"is {len(value)} characters long, shorter than the minimum of {low}", **shown)]
+        return [violation(f"is {len(value)} characters long, shorter than the minimum of {low}")]
     if high is not None and len(value) > high:
-        return [Violation(path, f"is {len(value)} characters long, longer than the maximum of {high}", **shown)]
+        return [violation(f"is {len(value)} characters long, longer than the maximum of {high}")]
     pattern = meta.get("pattern")
     if pattern and not compiled_pattern(pattern).fullmatch(value):
-        fix = f"the whole value must match {pattern}"
-        return [Violation(path, "does not match the required pattern", fix, **shown)]
+        return [violation("does not match the required pattern", f"the whole value must match {pattern}")]
     return []
 
 

@@ -67,8 +67,8 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _common() -> _Parser:
+    common = _Parser(add_help=False)
     common.add_argument("stack_dir", type=Path, metavar="STACK_DIR", help="directory holding stack.yaml")
     common.add_argument("--env", default="dev", help="environment to work on (default: dev)")
     common.add_argument("-e", "--var", dest="vars", type=_key_value, action="append", default=[],
@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_state(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def _add_state(commands: argparse._SubParsersAction, common: _Parser) -> None:  # type: ignore[type-arg]
     state = commands.add_parser("state", help="inspect and change the recorded state")
     actions = state.add_subparsers(dest="state_command", metavar="ACTION", parser_class=_Parser)
     actions.required = True

@@ -188,7 +188,7 @@ def _map(value: Any, shape: MapShape, user: KeyPath, api: ApiPath, conversion: C
 def _list(value: Any, shape: ListShape, user: KeyPath, api: ApiPath, conversion: Conversion) -> list[Any] | None:
     if not isinstance(value, list):
         value = [value]  # a single item where a list is wanted is unambiguous
-    result = []
+    result: list[Any] = []
     for index, item in enumerate(value):
         converted = _convert(item, shape.member, (*user, index), (*api, len(result)), conversion)
         if converted is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 
 
 class CycleError(Exception):
@@ -11,7 +11,7 @@ class CycleError(Exception):
         self.cycle = cycle
 
 
-def dependency_order(names: Sequence[str], depends_on: Mapping[str, set[str]]) -> list[str]:
+def dependency_order(names: Sequence[str], depends_on: Mapping[str, Set[str]]) -> list[str]:
     """``names`` ordered so that each comes after everything it depends on; raises ``CycleError``."""
     position = {name: index for index, name in enumerate(names)}
     remaining = {name: {d for d in depends_on.get(name, set()) if d in position} for name in names}
@@ -28,7 +28,7 @@ def dependency_order(names: Sequence[str], depends_on: Mapping[str, set[str]]) -
     return ordered
 
 
-def dependents_of(name: str, depends_on: Mapping[str, set[str]]) -> set[str]:
+def dependents_of(name: str, depends_on: Mapping[str, Set[str]]) -> set[str]:
     """Every resource that depends on ``name``, directly or not."""
     found: set[str] = set()
     frontier = {name}

@@ -30,7 +30,7 @@ TYPE_ALIASES = {"aws.appflow.connector_profiles": "AWS::AppFlow::ConnectorProfil
 SUPPORTED_TYPES = ("AWS::AppFlow::ConnectorProfile",)
 
 _TOP_KEYS = ("version", "name", "description", "providers", "globals", "resources", "retries", "sensitive", "state")
-_RETRY_KEYS = {"max_attempts": int, "max_wait": (int, float)}
+_RETRY_KEYS = ("max_attempts", "max_wait")
 _RESOURCE_KEYS = ("name", "type", "props", "exports", "depends_on", "if", "template", "vars", "description",
                   "DeletionPolicy", "prevent_destroy")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -227,14 +227,15 @@ class _Reader:
             return {}
         found: dict[str, float] = {}
         for key, item in value.items():
-            wanted = _RETRY_KEYS.get(key)
-            if wanted is None:
+            if key not in _RETRY_KEYS:
                 self.problem(self.doc, ("retries", key), "unknown key", suggest(str(key), list(_RETRY_KEYS)))
-            elif isinstance(item, bool) or not isinstance(item, wanted) or item < (1 if key == "max_attempts" else 0):
+            elif (isinstance(item, bool) or not isinstance(item, (int, float))
+                  or (key == "max_attempts" and not isinstance(item, int))
+                  or item < (1 if key == "max_attempts" else 0)):
                 self.problem(self.doc, ("retries", key), f"{item!r} is not allowed here",
                              "max_attempts is a whole number of at least 1, max_wait seconds of 0 or more")
             else:
-                found[key] = item
+                found[key] = float(item)
         return found
 
     def read_globals(self, items: Any) -> tuple[GlobalSpec, ...]:

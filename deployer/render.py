@@ -303,8 +303,8 @@ def render_resource(
     for owner, attribute in context.bare_exports:  # stack-deploy style bare export names
         names.setdefault(attribute, resource_names[owner][attribute])
     names["resources"] = resource_names
-    for key, raw in spec.template_vars.items():
-        names[key] = _render_tree(raw, raw.value, raw.path, f"{spec.label}.vars.{key}", names, problems)
+    for key, var in spec.template_vars.items():
+        names[key] = _render_tree(var, var.value, var.path, f"{spec.label}.vars.{key}", names, problems)
     props: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
     for prop in spec.props:

@@ -52,7 +52,7 @@ def skeleton(type_name: str, connector: str | None) -> str:
                               ("ConnectorProfileCredentials", "ConnectorProfileCredentials")):
         container = shape(shape_name)
         assert isinstance(container, StructureShape)
-        keys = [connector_key(t) for t in chosen]
+        keys = [key for key in (connector_key(t) for t in chosen) if key is not None]
         present = [k for k in keys if k in container.members]
         if not present:
             continue

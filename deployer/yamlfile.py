@@ -88,7 +88,9 @@ class _Builder:
             for key_node, value_node in node.value:
                 key = self.loader.construct_object(key_node, deep=True)
                 line = key_node.start_mark.line + 1
-                if not isinstance(key, (str, int, float, bool)) or key is None:
+                if isinstance(key, float):
+                    key = str(key)  # a key like 1.5 is text to us; paths hold names and indexes only
+                if not isinstance(key, (str, int)):
                     self.problems.append(Diagnostic(self.display, line, format_path(path), "a key must be plain text",
                                                     "quote keys and values that contain '{{ }}'"))
                     continue

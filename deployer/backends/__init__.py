@@ -21,8 +21,11 @@ ClientFor = Callable[[str, str], Any]  # (service, region) -> boto3 client
 
 
 class StateBackend(Protocol):
-    location: str
-    lock: LockStore
+    @property
+    def location(self) -> str: ...
+
+    @property
+    def lock(self) -> LockStore: ...
 
     def read(self) -> StackState | None:
         """The stored state, or None when there is none yet."""

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +43,7 @@ class Emulator:
         self._store = Store(data_dir)
         self.service = AppFlowService(self._store, self.knobs, clock, sleep)
         self._server = EmulatorServer((host, port), self.service)
-        self._thread = None
+        self._thread: threading.Thread | None = None
 
     @property
     def endpoint(self) -> str:

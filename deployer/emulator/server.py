@@ -18,6 +18,7 @@ from typing import Any
 from deployer.emulator.service import OPERATIONS, ApiError, AppFlowService, Call, LostResponse
 
 MAX_BODY_BYTES = 1024 * 1024
+DRAIN_LIMIT_BYTES = 16 * 1024 * 1024  # larger bodies are not even read: the connection is closed
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/appflow/aws4_request")
 
 
@@ -33,7 +34,7 @@ class EmulatorServer(ThreadingHTTPServer):
     @property
     def endpoint(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     def serve_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="appflow-emulator", daemon=True)
@@ -89,7 +90,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise ApiError("SerializationException", "Invalid Content-Length.") from None
         if length > MAX_BODY_BYTES:
-            self.close_connection = True  # the unread body makes the connection unusable
+            self.close_connection = True
+            if length <= DRAIN_LIMIT_BYTES:  # read it away, so the client is not cut off mid-send
+                remaining = length
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 65536))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
             raise ApiError("RequestEntityTooLargeException", f"Request body exceeds {MAX_BODY_BYTES} bytes.")
         return self.rfile.read(length) if length > 0 else b""
 
