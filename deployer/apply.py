@@ -91,9 +91,10 @@ class _Applier:
         for change in plan.changes:
             if change.live is not None and change.action is Action.NOOP:
                 self.exports[change.resource] = {**self.exports.get(change.resource, {}), **change.live.exports}
-        wanted = [c for c in plan.changes if c.desired is not None]
-        self.needed_by = {c.resource: {d.resource for d in wanted if c.resource in d.desired.depends_on}  # type: ignore[union-attr]
-                          for c in wanted}
+        self.needed_by: dict[str, set[str]] = {}  # resource -> the resources that depend on it
+        for change in plan.changes:
+            for dependency in change.desired.depends_on if change.desired else ():
+                self.needed_by.setdefault(dependency, set()).add(change.resource)
 
     def run(self, change: Change) -> Outcome:
         self.hooks.started(change)
@@ -212,7 +213,7 @@ def apply_plan(plan: Plan, *, provider: Provider, recorder: StateRecorder, resol
         running: dict[Future[Outcome], str] = {}
         while staying or running:
             for name, change in list(staying.items()):
-                depends = change.desired.depends_on  # type: ignore[union-attr]
+                depends = change.desired.depends_on if change.desired else frozenset()
                 blocked = [d for d in depends if finished.get(d) in (Status.FAILED, Status.SKIPPED)]
                 if blocked:
                     del staying[name]

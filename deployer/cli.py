@@ -28,7 +28,7 @@ from deployer.render import Inputs
 from deployer.secrets import SECRETS
 
 if TYPE_CHECKING:
-    from deployer.engine import Engine, Planned
+    from deployer.engine import Engine, Options, Planned
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -227,7 +227,7 @@ def _add_emulator(commands: argparse._SubParsersAction) -> None:  # type: ignore
 # Commands ---------------------------------------------------------------------------------------
 
 
-def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _options(args: argparse.Namespace) -> Options:
     from deployer.engine import Options
 
     inputs = Inputs(env=args.env, cli_vars=dict(args.vars), var_files=tuple(args.var_files), environ=dict(os.environ),

@@ -223,15 +223,18 @@ class Engine:
         return result
 
     def drift(self) -> tuple[StackState, list[Drift]]:
-        manifest, _, self.provider = self._context()
+        state, drifted, _ = self._drift()
+        return state, drifted
+
+    def _drift(self) -> tuple[StackState, list[Drift], StackContext]:
+        manifest, context, self.provider = self._context()
         state = self.read_state(manifest)
         live = self._read_live((), state)
-        return state, find_drift(state, live)
+        return state, find_drift(state, live), context
 
     def check_promotable(self) -> tuple[StackState, str]:
         """The source side of a promotion: deployed from what the manifest is now, no drift, nothing failed."""
-        _, context, _ = self._context()
-        state, drifted = self.drift()
+        state, drifted, context = self._drift()
         env = self.options.inputs.env
         deployment = state.deployment
         digest = stack_digest(context)

@@ -8,7 +8,9 @@ a message and exit code 1, and shows a traceback only with ``--debug``::
     ├── StateError             unreadable, foreign or conflicting state
     ├── AwsError               an AWS call failed; carries the AWS error code, never parsed from text
     │   └── ResourceNotFound
-    └── ApplyError             one or more resources failed during apply; carries the partial result
+    ├── PlanError              (plan.py) the plan breaks a rule the user set, such as prevent_destroy
+    ├── LockedError            (lock.py) another run holds the stack's lock; names the holder
+    └── ResolverError          (resolvers.py) secret() or ssm() could not fetch its value
 
 Problems found in the user's input are ``Diagnostic`` values, not exceptions, so that
 every one of them can be reported at once.
@@ -69,11 +71,3 @@ class AwsError(StackError):
 
 class ResourceNotFound(AwsError):
     """The resource does not exist in AWS."""
-
-
-class ApplyError(StackError):
-    """Apply finished with failures; ``result`` says what changed and what did not."""
-
-    def __init__(self, message: str, result: object) -> None:
-        super().__init__(message)
-        self.result = result

@@ -28,16 +28,6 @@ def dependency_order(names: Sequence[str], depends_on: Mapping[str, Set[str]]) -
     return ordered
 
 
-def dependents_of(name: str, depends_on: Mapping[str, Set[str]]) -> set[str]:
-    """Every resource that depends on ``name``, directly or not."""
-    found: set[str] = set()
-    frontier = {name}
-    while frontier:
-        frontier = {n for n, deps in depends_on.items() if deps & frontier} - found
-        found |= frontier
-    return found
-
-
 def _find_cycle(remaining: Mapping[str, set[str]]) -> list[str]:
     start = min(remaining)
     path = [start]

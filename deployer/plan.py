@@ -10,10 +10,14 @@ replacement (delete, then create).
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.model import StructureShape
+
+from deployer.apimodel import input_shape, shape
 from deployer.connectors import CONFIG, PROPERTIES
 from deployer.convert import cfn_name
 from deployer.errors import StackError
@@ -27,9 +31,16 @@ from deployer.validate import Desired, DesiredStack
 LiveIndex = Mapping[tuple[str, str], Live]  # (region, identifier) -> live resource
 KNOWN_AFTER_APPLY = "(known after apply)"
 
-# Create-only: the update API cannot change these. kmsArn is not returned by AWS, so state has the last value.
-_REPLACE_IF_CHANGED_LIVE = ("connectorType", "connectorLabel")
-_REPLACE_IF_CHANGED_APPLIED = ("kmsArn",)
+
+
+@functools.lru_cache(maxsize=1)
+def create_only_members() -> tuple[tuple[str, bool], ...]:
+    """Members a create sets and the update API cannot change (from the API model: in the create request, not
+    in the update request), each with whether AWS returns it (else state keeps the last applied value)."""
+    create, update = input_shape("CreateConnectorProfile").members, input_shape("UpdateConnectorProfile").members
+    described = shape("ConnectorProfile")
+    assert isinstance(described, StructureShape)
+    return tuple((member, member in described.members) for member in create if member not in update)
 
 
 class Action(enum.Enum):
@@ -189,12 +200,9 @@ def _show(value: Any) -> str:
 def _create_only_changes(desired: Desired, prior: ResourceState, found: Live, state: StackState
                          ) -> list[PropertyChange]:
     changes = []
-    for member in _REPLACE_IF_CHANGED_LIVE:
-        before, after = found.properties.get(member), desired.request.get(member)
-        if before != after:
-            changes.append(PropertyChange(str(cfn_name(member)), before, after, forces_replacement=True))
-    for member in _REPLACE_IF_CHANGED_APPLIED:
-        before, after = prior.applied.get(member), desired.request.get(member)
+    for member, returned in create_only_members():
+        before = (found.properties if returned else prior.applied).get(member)
+        after = desired.request.get(member)
         if not state.matches(before, after):
             changes.append(PropertyChange(str(cfn_name(member)), before, after, forces_replacement=True))
     return changes

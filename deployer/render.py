@@ -46,10 +46,6 @@ class Unknown:
         return f"{_OPEN}{self.reference}{_CLOSE}"
 
 
-def is_unknown(value: Any) -> bool:
-    return isinstance(value, Unknown)
-
-
 @dataclass(frozen=True)
 class Inputs:
     """What the user passes besides the manifest: environment and variables."""

@@ -1,7 +1,8 @@
 """The CloudFormation resource schema of AWS::AppFlow::ConnectorProfile, as shipped in the package.
 
-Source of the CloudFormation facts the API model does not carry: which properties
-are read-only, create-only and write-only, and the primary identifier.
+Source of the CloudFormation facts the API model does not carry: which properties are
+read-only, and every property path in CloudFormation spelling (the tests convert each).
+Which members cannot be updated comes from the API model itself (``plan.create_only_members``).
 """
 
 from __future__ import annotations
@@ -26,18 +27,6 @@ def _names(key: str) -> tuple[str, ...]:
 
 def read_only_properties() -> tuple[str, ...]:
     return _names("readOnlyProperties")
-
-
-def create_only_properties() -> tuple[str, ...]:
-    return _names("createOnlyProperties")
-
-
-def write_only_properties() -> tuple[str, ...]:
-    return _names("writeOnlyProperties")
-
-
-def primary_identifier() -> str:
-    return _names("primaryIdentifier")[0]
 
 
 def property_paths() -> list[tuple[str, ...]]:

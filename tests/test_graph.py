@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployer.graph import CycleError, dependency_order, dependents_of
+from deployer.graph import CycleError, dependency_order
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,3 @@ def test_cycles_are_named(edges: dict[str, set[str]], cycle: list[str]) -> None:
     with pytest.raises(CycleError) as raised:
         dependency_order(sorted(edges), edges)
     assert raised.value.cycle == cycle
-
-
-def test_dependents_are_transitive() -> None:
-    assert dependents_of("a", {"b": {"a"}, "c": {"b"}, "d": set()}) == {"b", "c"}

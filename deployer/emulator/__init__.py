@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from deployer.emulator.knobs import Clock, Knobs
+from deployer.emulator.knobs import CallStats, Clock, Knobs
 from deployer.emulator.server import EmulatorServer
 from deployer.emulator.service import AppFlowService
 from deployer.emulator.store import Store
@@ -50,7 +50,7 @@ class Emulator:
         return self._server.endpoint
 
     @property
-    def stats(self):  # type: ignore[no-untyped-def]
+    def stats(self) -> CallStats:
         return self.service.stats
 
     def start(self) -> Emulator:
