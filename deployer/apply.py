@@ -10,7 +10,7 @@ stops only the resources that depend on it; everything else finishes and is reco
 from __future__ import annotations
 
 import enum
-import hashlib
+import secrets
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from deployer.connectors import CONFIG, CREDENTIALS
 from deployer.errors import AwsError, ResourceNotFound, StackError
-from deployer.plan import Action, Change, Plan
+from deployer.plan import Action, Change, Plan, live_matches
 from deployer.providers import Provider
 from deployer.state import Intent, ResourceState, StateRecorder, now
 from deployer.validate import Desired
@@ -68,10 +68,13 @@ class NoHooks:
         return None
 
 
-def client_token(lineage: str, resource: str, operation: str, request_fingerprint: str | None) -> str:
-    """Deterministic for (state lineage, resource, operation, desired input): a retried call, even from the
-    next process after a crash, carries the same token, so AWS does not act twice."""
-    return hashlib.sha256(f"{lineage}/{resource}/{operation}/{request_fingerprint}".encode()).hexdigest()
+def new_client_token() -> str:
+    """A token for one intended mutation. AWS answers a repeated token with the first call's answer, without
+    acting, for 8 hours: a token derived from the desired input would replay an old answer when a stack goes
+    back to an earlier state (destroy then deploy, A -> B -> A, repairing drift). So every intent gets its own,
+    reused only to retry that intent: by the retry wrapper within a run, and from the intent journal by the
+    next run after a crash."""
+    return secrets.token_hex(32)
 
 
 def without_credentials(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -81,8 +84,9 @@ def without_credentials(request: Mapping[str, Any]) -> dict[str, Any]:
 
 class _Applier:
     def __init__(self, plan: Plan, provider: Provider, recorder: StateRecorder, resolve: Resolve,
-                 hooks: ApplyHooks) -> None:
+                 hooks: ApplyHooks, resumable: Mapping[str, Intent]) -> None:
         self.plan = plan
+        self.resumable = resumable
         self.provider = provider
         self.recorder = recorder
         self.resolve = resolve
@@ -123,7 +127,7 @@ class _Applier:
             assert change.prior is not None
             refreshed = replace(change.prior, exports=self.exports.get(change.resource, change.prior.exports),
                                 depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
-                                prevent_destroy=desired.spec.prevent_destroy)
+                                prevent_destroy=desired.prevent_destroy)
             if refreshed != change.prior:
                 self.recorder.record(refreshed)  # state-only: exports, dependencies, deletion policy
             return "no changes"
@@ -148,24 +152,44 @@ class _Applier:
         return f"{verb} {name}"
 
     def _write(self, desired: Desired, operation: str) -> dict[str, Any]:
-        """Create or update, with the intent recorded first and a token that makes a repeat harmless."""
+        """Create or update, with the intent recorded first and a token that makes a retry of it harmless.
+
+        The token of an intent an interrupted run left behind is reused when this is the same call again (same
+        operation and input), so a call that AWS received but never answered is not carried out twice. Its
+        answer may then be a replay of the first call's, given whatever AWS holds now: it counts only once a
+        read shows its effect; otherwise the call is made again as a new intent."""
         state = self.recorder.state
-        request = desired.request
-        token = client_token(state.lineage, desired.name, operation, state.fingerprint(request))
+        applied = state.protect(without_credentials(desired.request))
+        credentials = state.fingerprint(desired.credentials)
+        resumed = self.resumable.get(desired.name)
+        if resumed is not None and (resumed.operation, resumed.identifier, resumed.region, resumed.applied,
+                                    resumed.credentials_fingerprint) == (
+                operation, desired.request["connectorProfileName"], desired.region or "", applied, credentials):
+            exports = self._send(desired, operation, resumed.client_token, applied, credentials)
+            if self._took_effect(desired, operation):
+                return exports
+        return self._send(desired, operation, new_client_token(), applied, credentials)
+
+    def _send(self, desired: Desired, operation: str, token: str, applied: dict[str, Any],
+              credentials: str | None) -> dict[str, Any]:
         self.recorder.begin(Intent(
-            resource=desired.name, operation=operation, identifier=request["connectorProfileName"],
-            region=desired.region or "", client_token=token, applied=state.protect(without_credentials(request)),
-            credentials_fingerprint=state.fingerprint(desired.credentials),
+            resource=desired.name, operation=operation, identifier=desired.request["connectorProfileName"],
+            region=desired.region or "", client_token=token, applied=applied, credentials_fingerprint=credentials,
             depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
-            prevent_destroy=desired.spec.prevent_destroy, started=now(),
+            prevent_destroy=desired.prevent_destroy, started=now(),
         ))
         call = self.provider.update if operation == "update" else self.provider.create
         try:
-            return call(desired.region or "", request, token)
+            return call(desired.region or "", desired.request, token)
         except AwsError as error:
             if error.answered:
                 self.recorder.settle(desired.name)  # AWS refused it, so nothing happened
             raise
+
+    def _took_effect(self, desired: Desired, operation: str) -> bool:
+        name = desired.request["connectorProfileName"]
+        live = self.provider.read(desired.region or "", [name]).get(name)
+        return live is not None and (operation == "create" or live_matches(desired, live))
 
     def _delete(self, prior: ResourceState) -> None:
         self.recorder.begin(Intent(resource=prior.name, operation="delete", identifier=prior.identifier,
@@ -194,15 +218,19 @@ class _Applier:
             exports=exports,
             depends_on=tuple(sorted(desired.depends_on)),
             retain=desired.spec.retain,
-            prevent_destroy=desired.spec.prevent_destroy,
+            prevent_destroy=desired.prevent_destroy,
             created_at=kept,
             updated_at=stamp,
         )
 
 
 def apply_plan(plan: Plan, *, provider: Provider, recorder: StateRecorder, resolve: Resolve,
-               parallelism: int = 10, hooks: ApplyHooks | None = None) -> ApplyResult:
-    applier = _Applier(plan, provider, recorder, resolve, hooks or NoHooks())
+               parallelism: int = 10, hooks: ApplyHooks | None = None,
+               resumable: Mapping[str, Intent] | None = None) -> ApplyResult:
+    """Carry out ``plan``. ``resumable``: intents an interrupted run left behind that did not take effect,
+    whose client tokens are reused if the same call is made again."""
+    recorder.move(plan.moves)  # before anything else, so every record below is under its new name
+    applier = _Applier(plan, provider, recorder, resolve, hooks or NoHooks(), resumable or {})
     outcomes: list[Outcome] = []
     leaving = [c for c in plan.changes if c.desired is None]
     for change in leaving:

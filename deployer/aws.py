@@ -22,6 +22,9 @@ from deployer.errors import StackError
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 LOCAL_REGION = "us-east-1"
+# Seconds to open a connection (botocore's default is 60). An AWS endpoint answers in well under a second;
+# one that does not is unreachable, and a run should say so rather than wait a minute per attempt.
+CONNECT_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Clients:
                 # The SDK's standard retry mode, unless the user chose another; its attempts follow the
                 # standard AWS settings (AWS_MAX_ATTEMPTS, the profile), default 3.
                 config = Config(retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard")},
-                                max_pool_connections=64)
+                                connect_timeout=CONNECT_TIMEOUT_S, max_pool_connections=64)
                 made = session.client(service, region_name=region, config=config,
                                       endpoint_url=self.settings.endpoint_url if local else None)
                 made.meta.events.register("before-call", self._count)

@@ -67,10 +67,14 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
+class _Default(str):
+    """An option's default, told apart from the same value given on the command line."""
+
+
 def _common() -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument("stack_dir", type=Path, metavar="STACK_DIR", help="directory holding stack.yaml")
-    common.add_argument("--env", default="dev", help="environment to work on (default: dev)")
+    common.add_argument("--env", default=_Default("dev"), help="environment to work on (default: dev)")
     common.add_argument("-e", "--var", dest="vars", type=_key_value, action="append", default=[],
                         metavar="KEY=VALUE", help="set a variable (repeatable; wins over every other source)")
     common.add_argument("--var-file", dest="var_files", type=Path, action="append", default=[], metavar="FILE",
@@ -117,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--detailed-exitcode", action="store_true",
                       help="exit 0 when there are no changes, 2 when there are, 1 on error")
     plan.add_argument("-o", "--out", type=Path, metavar="FILE", help="save the plan for `stack apply FILE`")
+    plan.add_argument("--adopt", action="store_true",
+                      help="show what deploy --adopt would do with profiles that exist in AWS but not in state")
     plan.set_defaults(run=_run_plan)
 
     apply = commands.add_parser("apply", help="apply a saved plan, exactly as reviewed")
@@ -124,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("-e", "--var", dest="vars", type=_key_value, action="append", default=[],
                        metavar="KEY=VALUE", help="sensitive variables, supplied again (they are not in the plan)")
     apply.add_argument("--var-file", dest="var_files", type=Path, action="append", default=[], metavar="FILE")
+    apply.add_argument("--state", metavar="LOCATION",
+                       help="state file or s3://BUCKET/PREFIX, instead of the plan's (also STACK_STATE)")
     apply.add_argument("--parallelism", type=_number(int, 1), default=10, metavar="N")
     for flag in ("--debug", "--no-color"):
         apply.add_argument(flag, action="store_true")
@@ -180,6 +188,11 @@ def _add_state(commands: argparse._SubParsersAction, common: _Parser) -> None:  
     remove = actions.add_parser("rm", parents=[common], help="forget a resource; it stays in AWS")
     remove.add_argument("resource", metavar="RESOURCE")
     remove.set_defaults(run=_run_state_rm)
+    moved = actions.add_parser("mv", parents=[common],
+                               help="rename a resource in state, after renaming it in the manifest; AWS is untouched")
+    moved.add_argument("old", metavar="OLD")
+    moved.add_argument("new", metavar="NEW")
+    moved.set_defaults(run=_run_state_mv)
     imported = actions.add_parser("import", parents=[common], help="record an existing profile as RESOURCE")
     imported.add_argument("resource", metavar="RESOURCE")
     imported.add_argument("name_or_arn", metavar="NAME_OR_ARN")
@@ -264,12 +277,14 @@ def _run_render(args: argparse.Namespace) -> int:
 
 
 def _run_plan(args: argparse.Namespace) -> int:
-    from deployer.engine import Engine
+    from deployer.engine import Engine, blocked_message
 
     with Engine(args.stack_dir, _options(args)) as engine:
         planned = engine.plan()
         _debug_calls(args, engine.calls)
         print(_plan_view(args, planned.plan, dict(engine.calls)))
+        if planned.plan.blocked:
+            raise StackError(blocked_message(planned.plan))
         if args.out:
             _save_plan(args, engine, planned)
     if args.detailed_exitcode and planned.plan.has_changes:
@@ -290,33 +305,42 @@ def _plan_view(args: argparse.Namespace, plan: Plan, calls: dict[str, int] | Non
 def _save_plan(args: argparse.Namespace, engine: Engine, planned: Planned) -> None:
     import json
 
-    from deployer.digest import public_variables
-    from deployer.saved_plan import make_saved_plan, write_saved_plan
+    from deployer.digest import digest_sources, public_variables
+    from deployer.engine import git_toplevel, stack_root
+    from deployer.saved_plan import make_saved_plan, path_under, portable_location, write_saved_plan
     from deployer.views import plan_json
 
     if planned.recovered:
         raise StackError("an interrupted run left work to recover; run `stack deploy` (or plan without -o) first")
-    saved = make_saved_plan(planned.plan, stack_dir=str(args.stack_dir), state_location=engine.backend.location,
-                            lineage=planned.state.lineage, serial=planned.state.serial, digest=planned.digest,
-                            variables=public_variables(planned.desired.context), local=args.local)
+    stack_dir = args.stack_dir.resolve()
+    bases = [base for base in (git_toplevel(stack_root(stack_dir)), Path.cwd()) if base is not None]
+    context = planned.desired.context
+    saved = make_saved_plan(planned.plan, planned.state, stack_dir=stack_dir, stack_path=path_under(stack_dir, bases),
+                            state_location=portable_location(engine.options.state_location), digest=planned.digest,
+                            sources=digest_sources(context, args.var_files), variables=public_variables(context),
+                            local=args.local, adopt=args.adopt)
     write_saved_plan(saved, json.loads(plan_json(planned.plan)), args.out)
     print(f"Saved the plan to {args.out}. Apply exactly it with: stack apply {args.out}", file=sys.stderr)
 
 
 def _run_apply(args: argparse.Namespace) -> int:
-    from deployer.engine import Engine, Options
-    from deployer.saved_plan import read_saved_plan, staleness
+    from deployer.digest import digest_sources
+    from deployer.engine import Engine, Options, git_toplevel
+    from deployer.saved_plan import find_stack, read_saved_plan, staleness
     from deployer.views import apply_summary, plan_text
 
     saved = read_saved_plan(args.plan_file)
+    here = Path.cwd()
+    stack_dir = find_stack(saved, [base for base in (git_toplevel(here), here) if base is not None])
     inputs = Inputs(env=saved.env, cli_vars={**saved.variables, **dict(args.vars)}, var_files=tuple(args.var_files),
                     environ=dict(os.environ))
-    options = Options(inputs=inputs, state_location=saved.state_location, parallelism=args.parallelism,
-                      lock_timeout=args.lock_timeout, local=saved.local)
-    with Engine(Path(saved.stack_dir), options) as engine, engine.locked("apply"):
+    location = args.state or os.environ.get("STACK_STATE") or saved.state_location
+    options = Options(inputs=inputs, state_location=location, parallelism=args.parallelism,
+                      lock_timeout=args.lock_timeout, local=saved.local, adopt=saved.adopt)
+    with Engine(stack_dir, options) as engine, engine.locked("apply"):
         planned = engine.plan()
-        reasons = staleness(saved, planned.plan, lineage=planned.state.lineage, serial=planned.state.serial,
-                            digest=planned.digest)
+        reasons = staleness(saved, planned.plan, state=planned.state,
+                            sources=digest_sources(planned.desired.context, args.var_files))
         if planned.recovered:
             reasons.append("an interrupted run left work that was recovered since")
         if reasons:
@@ -348,15 +372,17 @@ def _run_envs(args: argparse.Namespace) -> int:
     from deployer.engine import environments_of
     from deployer.views import envs_text
 
-    print(envs_text(environments_of(args.stack_dir, _options(args)), json_output=args.output == "json"))
+    listed = environments_of(args.stack_dir, _options(args), check_env=not isinstance(args.env, _Default))
+    print(envs_text(listed, json_output=args.output == "json"))
     return EXIT_OK
 
 
 def _run_promote(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from deployer.engine import Engine
+    from deployer.engine import Engine, load_stack
 
+    load_stack(args.stack_dir, args.target)  # an unknown --to is reported before --from is read
     options = _options(args)
     source = replace(options, inputs=replace(options.inputs, env=args.source))
     with Engine(args.stack_dir, source) as engine:
@@ -375,7 +401,7 @@ def _run_destroy(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace, *, destroy: bool, promoted_from: dict[str, Any] | None = None) -> int:
-    from deployer.engine import Engine, validate_offline
+    from deployer.engine import Engine, blocked_message, validate_offline
     from deployer.views import apply_summary, plan_json
 
     verb = "destroy" if destroy else "deploy"
@@ -391,8 +417,8 @@ def _apply(args: argparse.Namespace, *, destroy: bool, promoted_from: dict[str, 
                 print(plan_json(planned.plan), file=sys.stderr)
             else:
                 print(_plan_view(args, planned.plan))
-            if planned.plan.blockers:
-                raise StackError("nothing was applied: " + "; ".join(planned.plan.blockers))
+            if planned.plan.blocked:
+                raise StackError(blocked_message(planned.plan) + "; nothing was applied")
             if not planned.plan.has_changes:
                 engine.apply(planned, promoted_from=promoted_from)  # records state-only updates
                 _debug_calls(args, engine.calls)
@@ -442,9 +468,20 @@ def _run_state_show(args: argparse.Namespace) -> int:
 def _run_state_rm(args: argparse.Namespace) -> int:
     from deployer.engine import Engine
 
-    with Engine(args.stack_dir, _options(args)) as engine, engine.locked("state rm"):
-        removed = engine.remove_from_state(args.resource)
+    with Engine(args.stack_dir, _options(args)) as engine:
+        engine.state()  # no state is reported before the lock is taken, so nothing is created
+        with engine.locked("state rm"):
+            removed = engine.remove_from_state(args.resource)
     print(f"Removed {args.resource} from state; {removed.identifier} stays in AWS.")
+    return EXIT_OK
+
+
+def _run_state_mv(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+
+    with Engine(args.stack_dir, _options(args)) as engine, engine.locked("state mv"):
+        moved = engine.move_in_state(args.old, args.new)
+    print(f"Moved {args.old} to {args.new} in state ({moved.identifier} in AWS is unchanged).")
     return EXIT_OK
 
 

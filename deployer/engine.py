@@ -21,21 +21,22 @@ from typing import Any
 from deployer.apply import ApplyHooks, ApplyResult, apply_plan
 from deployer.aws import AwsSettings, Clients
 from deployer.backends import open_backend
+from deployer.convert import cfn_name
 from deployer.digest import stack_digest
 from deployer.drift import Drift, find_drift
-from deployer.errors import StackError
+from deployer.errors import StackError, StateError
 from deployer.local import local_cloud, local_data_dir
 from deployer.lock import LockInfo, acquire, force_unlock, release
-from deployer.manifest import Manifest, find_stack_file, load_manifest
+from deployer.manifest import RESOURCE_NAME, Manifest, find_stack_file, load_manifest
 from deployer.plan import LiveIndex, Plan, build_plan
 from deployer.providers import Live
 from deployer.providers.appflow import AppFlowProvider
 from deployer.reconcile import reconcile
-from deployer.render import Inputs, StackContext, build_context, variable_sources
+from deployer.render import Inputs, StackContext, build_context, check_environment, variable_sources
 from deployer.resolvers import Resolvers
 from deployer.retry import RetryPolicy
 from deployer.secrets import looks_secret
-from deployer.state import ResourceState, StackState, StateRecorder, now
+from deployer.state import Intent, ResourceState, StackState, StateRecorder, now
 from deployer.validate import Desired, DesiredStack, desire, validate_stack
 
 
@@ -59,14 +60,24 @@ class Planned:
     desired: DesiredStack
     state: StackState
     recovered: tuple[str, ...] = ()  # how intents of an interrupted run were resolved
-    digest: str = ""  # of the manifest, templates and non-secret variables
+    digest: str = ""  # of the manifest, templates, variables files and non-secret variables (digest.py)
+    resumable: dict[str, Intent] = field(default_factory=dict)  # interrupted calls to make again, same token
 
 
 def git_commit(directory: Path) -> str | None:
     """The checked-out commit of the repository holding ``directory``, when there is one."""
+    return _git(directory, "rev-parse", "HEAD")
+
+
+def git_toplevel(directory: Path) -> Path | None:
+    """The top-level directory of the Git checkout holding ``directory``, when there is one."""
+    found = _git(directory, "rev-parse", "--show-toplevel")
+    return Path(found) if found else None
+
+
+def _git(directory: Path, *arguments: str) -> str | None:
     try:
-        answer = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True,
-                                timeout=10)
+        answer = subprocess.run(["git", *arguments], cwd=directory, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return answer.stdout.strip() if answer.returncode == 0 else None
@@ -87,9 +98,16 @@ def state_location(stack_dir: Path, options: Options, manifest: Manifest) -> str
     return str(base / "state" / f"{options.inputs.env}.json")
 
 
+def load_stack(stack_dir: Path, env: str) -> Manifest:
+    """The manifest, for an environment the stack knows: an unknown --env is reported before anything else."""
+    manifest = load_manifest(stack_dir)
+    check_environment(manifest, env)
+    return manifest
+
+
 def validate_offline(stack_dir: Path, options: Options) -> DesiredStack:
     """Everything that can be checked without a network call."""
-    manifest = load_manifest(stack_dir)
+    manifest = load_stack(stack_dir, options.inputs.env)
     return validate_stack(build_context(manifest, options.inputs, Resolvers(None, None).names()))
 
 
@@ -104,12 +122,12 @@ class Engine:
         self._hooks: ApplyHooks | None = None
 
     def __enter__(self) -> Engine:
+        manifest = load_stack(self.stack_dir, self.options.inputs.env)  # before the local cloud or a client starts
         settings = self.options.aws
         if self.options.local:
             endpoint = self._exit.enter_context(local_cloud(stack_root(self.stack_dir)))
             settings = replace(settings, endpoint_url=endpoint)
         self.clients = Clients(settings)
-        manifest = load_manifest(self.stack_dir)
         location = state_location(self.stack_dir, self.options, manifest)
         self.backend = open_backend(location, stack=manifest.name, env=self.options.inputs.env,
                                     client_for=self.clients.client, region=self.clients.default_region)
@@ -153,9 +171,13 @@ class Engine:
         if hooks is not None and hasattr(hooks, "retried"):
             hooks.retried(operation, resource, attempt)
 
-    def read_state(self, manifest: Manifest) -> StackState:
+    def read_state(self, manifest: Manifest, *, required: bool = False) -> StackState:
+        """The stored state; when there is none, a new one, or with ``required`` an error (drift, promotion and
+        the state commands must never take a mistyped --env or --state for an empty stack)."""
         state = self.backend.read()
         if state is None:
+            if required:
+                raise StateError(f"no state at {self.backend.location}; deploy first or check --state/--env")
             return StackState.new(manifest.name, self.options.inputs.env)
         if state.stack != manifest.name or state.env != self.options.inputs.env:
             raise StackError(f"{self.backend.location} holds the state of stack '{state.stack}' environment "
@@ -174,11 +196,13 @@ class Engine:
             desired = DesiredStack(replace(context, active=()), (), {})
         _require_regions(desired)
         live = self._read_live(desired.resources, state)
-        state, recovered = reconcile(state, live)
-        if recovered and record_recovery:
+        reconciled = reconcile(state, live)
+        state = reconciled.state
+        if reconciled.notes and record_recovery:
             state = self.backend.write(state)
         plan = build_plan(desired, state, live, destroying=destroying, adopt=self.options.adopt)
-        return Planned(plan, desired, state, tuple(recovered), stack_digest(context))
+        return Planned(plan, desired, state, reconciled.notes, stack_digest(context, self.options.inputs.var_files),
+                       reconciled.resumable)
 
     def _read_live(self, desired: tuple[Desired, ...], state: StackState) -> LiveIndex:
         wanted: dict[str, set[str]] = defaultdict(set)
@@ -197,8 +221,8 @@ class Engine:
 
     def apply(self, planned: Planned, hooks: ApplyHooks | None = None, *,
               promoted_from: dict[str, Any] | None = None) -> ApplyResult:
-        if planned.plan.blockers:
-            raise StackError("nothing was applied: " + "; ".join(planned.plan.blockers))
+        if planned.plan.blocked:
+            raise StackError(blocked_message(planned.plan) + "; nothing was applied")
         recorder = StateRecorder(self.backend, planned.state)
         context = planned.desired.context
 
@@ -208,7 +232,7 @@ class Engine:
         self._hooks = hooks
         try:
             result = apply_plan(planned.plan, provider=self.provider, recorder=recorder, resolve=resolve,
-                                parallelism=self.options.parallelism, hooks=hooks)
+                                parallelism=self.options.parallelism, hooks=hooks, resumable=planned.resumable)
         finally:
             self._hooks = None
         if planned.plan.has_changes or promoted_from or recorder.state.deployment.get("digest") != planned.digest:
@@ -227,8 +251,8 @@ class Engine:
         return state, drifted
 
     def _drift(self) -> tuple[StackState, list[Drift], StackContext]:
-        manifest, context, self.provider = self._context()
-        state = self.read_state(manifest)
+        state = self.state()  # first: without state there is nothing to compare, and nothing to call
+        _, context, self.provider = self._context()
         live = self._read_live((), state)
         return state, find_drift(state, live), context
 
@@ -237,7 +261,7 @@ class Engine:
         state, drifted, context = self._drift()
         env = self.options.inputs.env
         deployment = state.deployment
-        digest = stack_digest(context)
+        digest = stack_digest(context, self.options.inputs.var_files)
         problems = []
         if not state.resources or not deployment or deployment.get("destroyed"):
             problems.append(f"environment '{env}' has nothing deployed")
@@ -259,18 +283,34 @@ class Engine:
     # State commands ------------------------------------------------------------------------------
 
     def state(self) -> StackState:
-        manifest = load_manifest(self.stack_dir)
-        return self.read_state(manifest)
+        return self.read_state(load_manifest(self.stack_dir), required=True)
 
     def remove_from_state(self, resource: str) -> ResourceState:
-        manifest = load_manifest(self.stack_dir)
-        state = self.read_state(manifest)
+        state = self.state()
         if resource not in state.resources:
             raise StackError(f"'{resource}' is not in the state; `stack state list` shows what is")
         recorder = StateRecorder(self.backend, state)
         removed = state.resources[resource]
         recorder.forget(resource, f"removed from state by `stack state rm` (still in AWS: {removed.identifier})")
         return removed
+
+    def move_in_state(self, old: str, new: str) -> ResourceState:
+        """Rename a resource in state (after renaming it in the manifest); AWS is not touched."""
+        manifest = load_manifest(self.stack_dir)
+        state = self.read_state(manifest)
+        if old not in state.resources:
+            raise StackError(f"'{old}' is not in the state; `stack state list` shows what is")
+        if new in state.resources:
+            raise StackError(f"'{new}' is already in the state (as {state.resources[new].identifier}); "
+                             f"`stack state rm` it first if it is the wrong one")
+        if not RESOURCE_NAME.match(new):
+            raise StackError(f"'{new}' is not a valid resource name: use letters, digits and underscores, starting "
+                             "with a letter")
+        if state.pending:
+            raise StackError("an interrupted run left work to recover (" + ", ".join(sorted(state.pending)) +
+                             "); run `stack deploy` first")
+        StateRecorder(self.backend, state).move(((old, new),))
+        return replace(state.resources[old], name=new)
 
     def import_resource(self, resource: str, name_or_arn: str) -> ResourceState:
         """Record an existing profile as ``resource``: what AWS says, credentials unknown until the next deploy."""
@@ -286,13 +326,23 @@ class Engine:
                              "`stack state rm` it first")
         name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
         region = (name_or_arn.split(":")[3] if name_or_arn.startswith("arn:") else None) or target.region or ""
+        owner = next((r.name for r in state.resources.values() if (r.identifier, r.region) == (name, region)), None)
+        if owner is not None:
+            raise StackError(f"'{name}' is already in the state as {owner}; a profile belongs to one resource: "
+                             f"`stack state mv` to rename, or `stack state rm {owner}` first")
         found = self.provider.read(region, [name]).get(name)
         if found is None:
             raise StackError(f"no connector profile named '{name}' in {region}")
+        for member, label in (("connectorType", "connector type"), ("connectorLabel", "connector label")):
+            theirs, ours = found.properties.get(member), target.request.get(member)
+            if theirs != ours and (member == "connectorType" or theirs or ours):
+                raise StackError(f"'{name}' is a {theirs} connector profile; {resource} in the manifest is {ours}: "
+                                 f"import a profile of the same {label}, or change {cfn_name(member)} in the "
+                                 "manifest")
         record = ResourceState(name=resource, type=target.type, identifier=name, region=region, arn=found.arn,
                                applied=state.protect(dict(found.properties)), credentials_fingerprint=None,
                                exports=dict(found.exports), depends_on=tuple(sorted(target.depends_on)),
-                               retain=target.spec.retain, prevent_destroy=target.spec.prevent_destroy,
+                               retain=target.spec.retain, prevent_destroy=target.prevent_destroy,
                                created_at=now(), updated_at=now())
         StateRecorder(self.backend, state).record(record, f"imported {name}")
         return record
@@ -336,6 +386,13 @@ class Engine:
         return force_unlock(self.backend.lock, lock_id)
 
 
+def blocked_message(plan: Plan) -> str:
+    """Why nothing can be applied; the how-to of each blocked resource is in the plan shown above it."""
+    names = ", ".join(f"'{c.resource}'" for c in plan.blocked)
+    verb = "is" if len(plan.blocked) == 1 else "are"
+    return f"the plan cannot be applied as it is: {names} {verb} blocked (see ! in the plan)"
+
+
 def _require_regions(desired: DesiredStack) -> None:
     missing = [d.name for d in desired.resources if not d.region]
     if missing:
@@ -343,9 +400,11 @@ def _require_regions(desired: DesiredStack) -> None:
                          "pass --region, or set AWS_REGION")
 
 
-def environments_of(stack_dir: Path, options: Options) -> dict[str, dict[str, tuple[Any, str]]]:
-    """Every environment of the stack (its environments/*.yaml), and each variable's value and source."""
-    manifest = load_manifest(stack_dir)
+def environments_of(stack_dir: Path, options: Options, *, check_env: bool = True
+                    ) -> dict[str, dict[str, tuple[Any, str]]]:
+    """Every environment of the stack (its environments/*.yaml), and each variable's value and source.
+    ``check_env``: the options' environment was asked for, so it must be one the stack knows."""
+    manifest = load_stack(stack_dir, options.inputs.env) if check_env else load_manifest(stack_dir)
     folder = manifest.stack_dir / "environments"
     names = sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "default") if folder.is_dir() else []
     found = {}

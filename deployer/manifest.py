@@ -29,11 +29,12 @@ TEMPLATE_LIBRARY = "templates"
 TYPE_ALIASES = {"aws.appflow.connector_profiles": "AWS::AppFlow::ConnectorProfile"}
 SUPPORTED_TYPES = ("AWS::AppFlow::ConnectorProfile",)
 
-_TOP_KEYS = ("version", "name", "description", "providers", "globals", "resources", "retries", "sensitive", "state")
+_TOP_KEYS = ("version", "name", "description", "providers", "globals", "resources", "retries", "sensitive", "state",
+             "moved")
 _RETRY_KEYS = ("max_attempts", "max_wait")
 _RESOURCE_KEYS = ("name", "type", "props", "exports", "depends_on", "if", "template", "vars", "description",
                   "DeletionPolicy", "prevent_destroy")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class ResourceSpec:
     condition: Raw | None
     template_vars: dict[str, Raw]
     retain: bool
-    prevent_destroy: bool
+    prevent_destroy: Raw | None  # true/false, or a Jinja expression evaluated per environment
     origin: Raw
 
     @property
@@ -99,6 +100,7 @@ class Manifest:
     sensitive: tuple[str, ...] = ()  # variables whose values are secrets
     state: str | None = None  # where state lives, e.g. s3://BUCKET/PREFIX; --state and STACK_STATE win
     files: tuple[Path, ...] = ()  # every file read: the stack file, then templates
+    moved: tuple[tuple[str, str], ...] = ()  # (from, to): resources renamed in the manifest, to rename in state
 
 
 def find_stack_file(stack_dir: Path) -> Path:
@@ -215,8 +217,38 @@ class _Reader:
         if state is not None and not isinstance(state, str):
             self.problem(self.doc, ("state",), "state must be a location", "state: s3://my-bucket/stacks")
             state = None
+        moved = self.read_moved(data.get("moved"), {r.name for r in resources})
         return Manifest(self.root, self.doc, name, str(description), stack_globals, resources, retries, sensitive,
-                        state, (self.stack_file, *dict.fromkeys(self.templates_read)))
+                        state, (self.stack_file, *dict.fromkeys(self.templates_read)), moved)
+
+    def read_moved(self, value: Any, names: set[str]) -> tuple[tuple[str, str], ...]:
+        """``moved: [{from: OLD, to: NEW}]``: NEW is a resource of the manifest, OLD no longer is."""
+        if value is None:
+            return ()
+        example = "moved:\n  - from: old_name\n    to: new_name"
+        if not isinstance(value, list):
+            self.problem(self.doc, ("moved",), "moved must be a list of from/to entries", example)
+            return ()
+        found: list[tuple[str, str]] = []
+        for index, item in enumerate(value):
+            path: KeyPath = ("moved", index)
+            if not isinstance(item, dict) or set(item) != {"from", "to"} or not all(
+                    isinstance(item[k], str) and RESOURCE_NAME.match(item[k]) for k in ("from", "to")):
+                self.problem(self.doc, path, "each moved entry is {from: OLD_NAME, to: NEW_NAME}, two resource names",
+                             example)
+                continue
+            old, new = item["from"], item["to"]
+            if new not in names:
+                self.problem(self.doc, (*path, "to"), f"'{new}' is not a resource of this stack",
+                             suggest(new, sorted(names)) or "name the resource's new name")
+            elif old in names:
+                self.problem(self.doc, (*path, "from"), f"'{old}' is still a resource of this stack",
+                             "a move renames a resource: remove or rename the old one in resources")
+            elif old in (o for o, _ in found) or new in (n for _, n in found):
+                self.problem(self.doc, path, f"'{old}' or '{new}' is in more than one moved entry", "keep one")
+            else:
+                found.append((old, new))
+        return tuple(found)
 
     def read_retries(self, value: Any) -> dict[str, float]:
         if value is None:
@@ -261,7 +293,7 @@ class _Reader:
             if key not in _RESOURCE_KEYS:
                 self.problem(self.doc, (*path, key), "unknown resource key", suggest(str(key), list(_RESOURCE_KEYS)))
         name = item.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not RESOURCE_NAME.match(name):
             self.problem(self.doc, (*path, "name"), f"resource name {name!r} is not a valid name",
                          "use letters, digits and underscores, starting with a letter (it is used as resources.NAME)")
             return None
@@ -273,9 +305,10 @@ class _Reader:
         if policy not in ("Delete", "Retain"):
             self.problem(self.doc, (*path, "DeletionPolicy"), f"unknown DeletionPolicy {policy!r}",
                          "use Retain (destroy forgets the resource) or Delete")
-        prevent = item.get("prevent_destroy", False)
-        if not isinstance(prevent, bool):
-            self.problem(self.doc, (*path, "prevent_destroy"), "must be true or false")
+        prevent = item.get("prevent_destroy")
+        if prevent is not None and not isinstance(prevent, (bool, str)):
+            self.problem(self.doc, (*path, "prevent_destroy"), "must be true, false or a Jinja expression",
+                         "for example: prevent_destroy: \"{{ stack_env == 'prod' }}\"")
         template_vars = item.get("vars") or {}
         if not isinstance(template_vars, dict):
             self.problem(self.doc, (*path, "vars"), "vars must be a mapping of names to values")
@@ -290,7 +323,7 @@ class _Reader:
             condition=Raw(item["if"], self.doc, (*path, "if")) if "if" in item else None,
             template_vars={k: Raw(v, self.doc, (*path, "vars", k)) for k, v in template_vars.items()},
             retain=policy == "Retain",
-            prevent_destroy=prevent is True,
+            prevent_destroy=Raw(prevent, self.doc, (*path, "prevent_destroy")) if prevent is not None else None,
             origin=Raw(item, self.doc, path),
         )
 

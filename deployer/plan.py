@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.model import StructureShape
@@ -24,7 +24,7 @@ from deployer.errors import StackError
 from deployer.graph import dependency_order
 from deployer.paths import KeyPath, format_path
 from deployer.providers import Live
-from deployer.render import Unknown
+from deployer.render import StackContext, Unknown
 from deployer.state import ResourceState, StackState
 from deployer.validate import Desired, DesiredStack
 
@@ -49,6 +49,7 @@ class Action(enum.Enum):
     REPLACE = "replace"
     DELETE = "delete"
     FORGET = "forget"  # leave it in AWS, drop it from state (DeletionPolicy: Retain)
+    BLOCKED = "blocked"  # cannot be applied as it is (a profile with its name exists outside the stack)
     NOOP = "no-op"
 
 
@@ -73,7 +74,8 @@ class Change:
     desired: Desired | None = None
     prior: ResourceState | None = None
     live: Live | None = None
-    blocker: str = ""  # why apply must not go ahead with this change
+    blocker: str = ""  # what to do so that apply can go ahead (with Action.BLOCKED)
+    moved_from: str = ""  # the resource's name in state before a move (moved: in the manifest)
 
 
 @dataclass(frozen=True)
@@ -81,14 +83,15 @@ class Plan:
     stack: str
     env: str
     changes: tuple[Change, ...]
+    moves: tuple[tuple[str, str], ...] = ()  # (old, new) resource names renamed in state, nothing in AWS
 
     @property
-    def blockers(self) -> tuple[str, ...]:
-        return tuple(c.blocker for c in self.changes if c.blocker)
+    def blocked(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is Action.BLOCKED)
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action is not Action.NOOP for c in self.changes)
+        return bool(self.moves) or any(c.action is not Action.NOOP for c in self.changes)
 
     def summary(self) -> dict[str, int]:
         counts = {action.value: 0 for action in Action}
@@ -103,7 +106,10 @@ class PlanError(StackError):
 
 def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex, *, destroying: bool = False,
                adopt: bool = False) -> Plan:
-    manifest_names = {spec.name for spec in desired.context.manifest.resources}
+    context = desired.context
+    specs = {spec.name: spec for spec in context.manifest.resources}
+    state, moves = apply_moves(state, context.manifest.moved)
+    moved_from = {new: old for old, new in moves}
     wanted = {d.name for d in desired.resources}
     leaving = [r for name, r in state.resources.items() if name not in wanted]
     graph = {r.name: set(r.depends_on) for r in leaving}
@@ -113,28 +119,56 @@ def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex, *, des
     for name in reversed(order):
         if destroying:
             why = "stack destroy"
-        elif name in manifest_names:
+        elif name in specs:
             why = f"not part of environment '{env}' (its if: is false)"
         else:
             why = "no longer in the manifest"
-        changes.append(_leave(state.resources[name], why, live))
-    changes += [_change(d, state, live, adopt) for d in desired.resources]
-    guarded = [c for c in changes if c.action in (Action.DELETE, Action.REPLACE) and _prevents_destroy(c)]
+        spec = specs.get(name)
+        changes.append(_leave(state.resources[name], why, live, spec.retain if spec else None))
+    leaving_owners = {(r.region, r.identifier): r.name for r in leaving}
+    changes += [_change(d, state, live, adopt, leaving_owners) for d in desired.resources]
+    changes = [replace(c, moved_from=moved_from[c.resource], reasons=(f"moved from '{moved_from[c.resource]}' "
+                                                                       "(moved: in the manifest)", *c.reasons))
+               if c.resource in moved_from else c for c in changes]
+    guarded = [c for c in changes if c.action in (Action.DELETE, Action.REPLACE) and _prevents_destroy(c, context)]
     if guarded:
         lines = "; ".join(f"'{c.resource}' would be {c.action.value}d ({', '.join(c.reasons)})" for c in guarded)
         raise PlanError(f"prevent_destroy stops this plan: {lines}. Remove prevent_destroy from the resource "
-                        "if this is intended")
-    return Plan(desired.context.manifest.name, desired.context.env, tuple(changes))
+                        "(or make its expression false for this environment) if this is intended")
+    return Plan(context.manifest.name, context.env, tuple(changes), moves)
 
 
-def _prevents_destroy(change: Change) -> bool:
-    return bool((change.desired and change.desired.spec.prevent_destroy) or
-                (change.prior and change.prior.prevent_destroy))
+def apply_moves(state: StackState, moved: tuple[tuple[str, str], ...]) -> tuple[StackState, tuple[tuple[str, str],
+                                                                                                   ...]]:
+    """``state`` with each ``moved:`` entry whose old name it still holds renamed; and the moves made.
+
+    A move whose old name is gone was made by an earlier deploy (the entry can stay in the manifest, as in
+    Terraform). Moving onto a name the state already holds is refused: two records cannot become one."""
+    done = []
+    for old, new in moved:
+        if old not in state.resources:
+            continue
+        if new in state.resources:
+            raise PlanError(f"moved: '{old}' to '{new}', but the state holds both; remove the one that is wrong "
+                            f"with `stack state rm STACK_DIR NAME`, or drop the moved: entry")
+        state = state.renamed(old, new)
+        done.append((old, new))
+    return state, tuple(done)
 
 
-def _leave(prior: ResourceState, why: str, live: LiveIndex) -> Change:
+def _prevents_destroy(change: Change, context: StackContext) -> bool:
+    """The manifest decides for the resources it has (prevent_destroy may depend on the environment); state
+    keeps the last word only for resources that have left the manifest."""
+    if any(spec.name == change.resource for spec in context.manifest.resources):
+        return change.resource in context.protected
+    return bool(change.prior and change.prior.prevent_destroy)
+
+
+def _leave(prior: ResourceState, why: str, live: LiveIndex, retain: bool | None) -> Change:
+    """A resource leaving the stack; ``retain`` is its DeletionPolicy in the manifest, None when it has left it
+    (then the policy recorded at its last deploy holds)."""
     found = live.get((prior.region, prior.identifier))
-    if prior.retain:
+    if prior.retain if retain is None else retain:
         return Change(prior.name, prior.type, Action.FORGET, (why, "DeletionPolicy Retain: it stays in AWS"),
                       prior.identifier, prior.region, prior=prior, live=found)
     if found is None:
@@ -144,7 +178,8 @@ def _leave(prior: ResourceState, why: str, live: LiveIndex) -> Change:
                   live=found)
 
 
-def _change(desired: Desired, state: StackState, live: LiveIndex, adopt: bool) -> Change:
+def _change(desired: Desired, state: StackState, live: LiveIndex, adopt: bool,
+            leaving_owners: Mapping[tuple[str, str], str]) -> Change:
     prior = state.resources.get(desired.name)
     identifier = desired.identifier
     region = desired.region or ""
@@ -163,11 +198,18 @@ def _change(desired: Desired, state: StackState, live: LiveIndex, adopt: bool) -
                       desired, prior, found, blocker)
 
     if prior is None:
+        owner = leaving_owners.get((region, name)) if name else None
+        if owner is not None:
+            return make(Action.CREATE, [f"the profile of '{owner}', which leaves the stack, is deleted first; to "
+                                        f"rename the resource instead, add moved: [{{from: {owner}, to: "
+                                        f"{desired.name}}}] to the manifest or run `stack state mv STACK_DIR "
+                                        f"{owner} {desired.name}`"])
         if found is not None:
             why = f"a connector profile named '{name}' exists in AWS but not in this stack's state"
-            fix = (f"{why}: import it with `stack state import STACK_DIR {desired.name} {name}` (with the same "
-                   "--env and --state), or deploy with --adopt to take it over")
-            return make(Action.CREATE, [why], blocker=fix)
+            fix = (f"import it with `stack state import STACK_DIR {desired.name} {name}` (with the same --env and "
+                   "--state), deploy with --adopt to take it over (plan --adopt shows what that would do), or "
+                   "give the resource another ConnectorProfileName")
+            return make(Action.BLOCKED, [why], blocker=fix)
         return make(Action.CREATE, ["new resource"])
     if prior.identifier != identifier or prior.region != region:
         moved = (f"ConnectorProfileName changes from '{prior.identifier}' to '{_show(identifier)}'"
@@ -208,20 +250,28 @@ def _create_only_changes(desired: Desired, prior: ResourceState, found: Live, st
     return changes
 
 
+def _comparable(request: Mapping[str, Any]) -> dict[KeyPath, Any]:
+    """What AWS returns of a request, flattened: connection mode and connector properties."""
+    flat: dict[KeyPath, Any] = {}
+    if "connectionMode" in request:
+        flat[("connectionMode",)] = request["connectionMode"]
+    _flatten((request.get(CONFIG) or {}).get(PROPERTIES) or {}, (CONFIG, PROPERTIES), flat)
+    return flat
+
+
+def live_matches(desired: Desired, found: Live) -> bool:
+    """Whether AWS holds every value of ``desired`` that it returns."""
+    current = _comparable(found.properties)
+    return all(current.get(path) == value for path, value in _comparable(desired.request).items())
+
+
 def _property_changes(desired: Desired, prior: ResourceState, found: Live) -> list[PropertyChange]:
     """Differences in what AWS returns: connection mode and connector properties.
 
     A member the manifest leaves unset is compared only if the last apply set it, so
     defaults AWS fills in do not show up as changes forever.
     """
-    def comparable(request: Mapping[str, Any]) -> dict[KeyPath, Any]:
-        flat: dict[KeyPath, Any] = {}
-        if "connectionMode" in request:
-            flat[("connectionMode",)] = request["connectionMode"]
-        _flatten((request.get(CONFIG) or {}).get(PROPERTIES) or {}, (CONFIG, PROPERTIES), flat)
-        return flat
-
-    wanted, current, applied = comparable(desired.request), comparable(found.properties), comparable(prior.applied)
+    wanted, current, applied = _comparable(desired.request), _comparable(found.properties), _comparable(prior.applied)
     changes = []
     for path in sorted(set(wanted) | (set(applied) & set(current)), key=str):
         after, before = wanted.get(path), current.get(path)

@@ -9,11 +9,15 @@ not have happened. AWS says which:
 - update: the properties AWS returns are compared by the next plan anyway; the
   credentials are unknowable, so their fingerprint is reset and the next plan updates them.
 - delete: the profile is gone, so the record goes; otherwise the record stays.
+
+A create that had not happened and an interrupted update are *resumable*: if the next
+apply makes the same call, it reuses the intent's client token, so that a call AWS
+received after our read is still not carried out twice (see ``apply``).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from deployer.plan import LiveIndex
 from deployer.state import Intent, ResourceState, StackState, now
@@ -21,10 +25,18 @@ from deployer.state import Intent, ResourceState, StackState, now
 UNKNOWN_CREDENTIALS = "unknown: an update was interrupted"
 
 
-def reconcile(state: StackState, live: LiveIndex) -> tuple[StackState, list[str]]:
-    """The state with every pending intent resolved, and one line per intent saying how."""
+@dataclass(frozen=True)
+class Reconciled:
+    state: StackState  # every pending intent resolved
+    notes: tuple[str, ...] = ()  # one line per intent saying how
+    resumable: dict[str, Intent] = field(default_factory=dict)  # by resource: calls to make again, same token
+
+
+def reconcile(state: StackState, live: LiveIndex) -> Reconciled:
+    """The state with every pending intent resolved."""
     resources = dict(state.resources)
     notes: list[str] = []
+    resumable: dict[str, Intent] = {}
     for name, intent in sorted(state.pending.items()):
         found = live.get((intent.region, intent.identifier))
         if intent.operation == "create":
@@ -33,8 +45,10 @@ def reconcile(state: StackState, live: LiveIndex) -> tuple[StackState, list[str]
                 notes.append(f"{name}: an interrupted create of {intent.identifier} had completed; recorded it")
             else:
                 notes.append(f"{name}: an interrupted create of {intent.identifier} had not happened")
+                resumable[name] = intent
         elif intent.operation == "update":
             prior = resources.get(name)
+            resumable[name] = intent
             if prior is not None:
                 resources[name] = replace(prior, credentials_fingerprint=UNKNOWN_CREDENTIALS)
             notes.append(f"{name}: an update of {intent.identifier} was interrupted; it will be applied again")
@@ -46,11 +60,11 @@ def reconcile(state: StackState, live: LiveIndex) -> tuple[StackState, list[str]
             else:
                 notes.append(f"{name}: an interrupted delete of {intent.identifier} had not happened")
     if not notes:
-        return state, []
+        return Reconciled(state)
     reconciled = replace(state, resources=resources, pending={})
     for note in notes:
         reconciled = reconciled.with_event(note.split(":", 1)[0], "recovered: " + note.split(": ", 1)[1])
-    return reconciled, notes
+    return Reconciled(reconciled, tuple(notes), resumable)
 
 
 def _adopted(intent: Intent, arn: str, exports: dict[str, object]) -> ResourceState:

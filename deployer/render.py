@@ -24,6 +24,7 @@ import jinja2
 import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from deployer.apimodel import suggest
 from deployer.errors import Diagnostic, ManifestError, StackError
 from deployer.manifest import Manifest, Raw, ResourceSpec
 from deployer.paths import KeyPath
@@ -95,6 +96,8 @@ class StackContext:
     active: tuple[ResourceSpec, ...]  # resources whose if: holds in this environment
     default_region: str | None = None
     functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)  # resolvers: secret(), ssm()
+    # resources of the manifest (active or not) whose prevent_destroy holds in this environment
+    protected: frozenset[str] = frozenset()
 
     @functools.cached_property
     def active_by_name(self) -> dict[str, ResourceSpec]:
@@ -152,11 +155,11 @@ def load_variables(manifest: Manifest, inputs: Inputs) -> dict[str, Any]:
     """
     variables: dict[str, Any] = {}
     for path in environment_files(manifest.stack_dir, inputs.env):
-        variables.update(_read_var_file(path))
+        variables.update(read_var_file(path))
     from_environ = {k[len(ENV_VAR_PREFIX):]: v for k, v in inputs.environ.items() if k.startswith(ENV_VAR_PREFIX)}
     variables.update(from_environ)
     for path in inputs.var_files:
-        variables.update(_read_var_file(path))
+        variables.update(read_var_file(path))
     variables.update(inputs.cli_vars)
     sensitive = set(manifest.sensitive) | {name for name in from_environ if looks_secret(name)}
     for name in sensitive:
@@ -170,15 +173,36 @@ def environment_files(stack_dir: Path, env: str) -> list[Path]:
     return [stack_dir / "environments" / n for n in names if (stack_dir / "environments" / n).is_file()]
 
 
+def check_environment(manifest: Manifest, env: str) -> None:
+    """Refuse an environment the stack does not know, so that a mistyped --env fails instead of deploying
+    an environment of defaults.
+
+    A stack with an ``environments/`` directory knows the names of its ``environments/*.yaml`` and the keys
+    of its props' ``values:`` maps (templates' included). ``if:`` expressions are code and name none. A stack
+    without that directory, or one that names no environment but ``default``, takes any name.
+    """
+    folder = manifest.stack_dir / "environments"
+    if not folder.is_dir():
+        return
+    named = {path.stem for path in folder.glob("*.yaml")}
+    named |= {key for spec in manifest.resources for prop in spec.props for key in prop.by_env}
+    known = sorted(named - {"default"})
+    if env in named or not known:
+        return
+    hint = suggest(env, known)
+    raise StackError(f"unknown environment '{env}'; known: {', '.join(known)}"
+                     + (f"; {hint}" if hint.startswith("did you mean") else ""))
+
+
 def variable_sources(manifest: Manifest, inputs: Inputs) -> dict[str, tuple[Any, str]]:
     """Each variable's value and where it came from, as ``load_variables`` would settle it."""
     found: dict[str, tuple[Any, str]] = {}
     for path in environment_files(manifest.stack_dir, inputs.env):
-        found.update({k: (v, f"environments/{path.name}") for k, v in _read_var_file(path).items()})
+        found.update({k: (v, f"environments/{path.name}") for k, v in read_var_file(path).items()})
     found.update({k[len(ENV_VAR_PREFIX):]: (v, f"environment variable {k}") for k, v in inputs.environ.items()
                   if k.startswith(ENV_VAR_PREFIX)})
     for path in inputs.var_files:
-        found.update({k: (v, f"--var-file {path}") for k, v in _read_var_file(path).items()})
+        found.update({k: (v, f"--var-file {path}") for k, v in read_var_file(path).items()})
     found.update({k: (v, "-e") for k, v in inputs.cli_vars.items()})
     return found
 
@@ -194,7 +218,7 @@ def _register(value: Any) -> None:
         SECRETS.add(str(value))
 
 
-def _read_var_file(path: Path) -> dict[str, Any]:
+def read_var_file(path: Path) -> dict[str, Any]:
     doc = load_yaml(path, str(path))
     if doc.data is None:
         return {}
@@ -218,24 +242,27 @@ def build_context(manifest: Manifest, inputs: Inputs,
         rendered_globals[item.name] = value
         names[item.name] = value
     context = StackContext(manifest, inputs.env, variables, rendered_globals, (), inputs.default_region, functions)
-    active = []
-    for spec in manifest.resources:
-        if spec.condition is None or _condition_holds(spec, spec.condition, context.base_names(), problems):
-            active.append(spec)
+    names = context.base_names()
+    active = [spec for spec in manifest.resources
+              if spec.condition is None or _holds(spec, spec.condition, "if", names, problems)]
+    protected = frozenset(spec.name for spec in manifest.resources if spec.prevent_destroy is not None
+                          and _holds(spec, spec.prevent_destroy, "prevent_destroy", names, problems))
     if problems:
         raise ManifestError(problems)
     return StackContext(manifest, inputs.env, variables, rendered_globals, tuple(active), inputs.default_region,
-                        functions)
+                        functions, protected)
 
 
-def _condition_holds(spec: ResourceSpec, condition: Raw, names: dict[str, Any], problems: list[Diagnostic]) -> bool:
+def _holds(spec: ResourceSpec, condition: Raw, key: str, names: dict[str, Any], problems: list[Diagnostic]) -> bool:
+    """The truth of ``if:`` or ``prevent_destroy:``: a boolean, or a Jinja expression (with or without braces)."""
     text = condition.value
-    label = f"{spec.label}.if"
+    label = f"{spec.label}.{key}"
     if isinstance(text, bool):
         return text
     if not isinstance(text, str):
         problems.append(Diagnostic(condition.doc.file, condition.line, label,
-                                   "if: must be a Jinja expression", "for example: stack_env == 'prod'"))
+                                   f"{key}: must be true, false or a Jinja expression",
+                                   "for example: stack_env == 'prod'"))
         return False
     match = _ONE_EXPRESSION.match(text)
     expression = match.group("expr") if match else text

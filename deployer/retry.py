@@ -5,7 +5,9 @@ not cover is retried here with tenacity: ``ThrottlingException`` and
 ``InternalServerException`` past the SDK's budget, calls that got no answer at all (safe:
 every create and update carries a client token), and short eventual-consistency
 windows (``ConnectorAuthenticationException`` right after the secret or role it needs
-was created). ``ValidationException`` and every other error is never retried.
+was created). ``ValidationException`` and every other error is never retried, and
+neither is an endpoint that cannot be reached at all (refused, unknown host, connect
+timeout): the SDK has already tried it, and it will not heal within a run.
 Backoff is exponential with jitter; the sleep is injected, so tests never wait.
 """
 
@@ -24,7 +26,7 @@ T = TypeVar("T")
 
 RETRYABLE = frozenset({
     "ThrottlingException", "TooManyRequestsException", "InternalServerException", "ServiceUnavailable",
-    "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException", "EndpointConnectionError",
+    "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
 })
 # Retried only for the first few attempts: a credential that was just created can take seconds to work.
 SETTLING = frozenset({"ConnectorAuthenticationException"})

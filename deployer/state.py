@@ -97,6 +97,15 @@ class StackState:
         entry = Event(self.serial + 1, now(), resource, event)
         return replace(self, history=(*self.history, entry)[-HISTORY_LENGTH:])
 
+    def renamed(self, old: str, new: str) -> StackState:
+        """The state with resource ``old`` recorded as ``new`` (and dependencies on it renamed); AWS is untouched."""
+        def rename(resource: ResourceState) -> ResourceState:
+            return replace(resource, name=new if resource.name == old else resource.name,
+                           depends_on=tuple(sorted(new if d == old else d for d in resource.depends_on)))
+
+        resources = {(new if name == old else name): rename(r) for name, r in self.resources.items()}
+        return replace(self, resources=resources).with_event(new, f"moved from {old}")
+
     @classmethod
     def new(cls, stack: str, env: str) -> StackState:
         return cls(stack=stack, env=env, lineage=str(uuid.uuid4()), fingerprint_key=secrets.token_hex(32))
@@ -251,6 +260,16 @@ class StateRecorder:
         """The call failed with an answer from AWS, so it did nothing: the intent goes."""
         self._change(lambda state: replace(state, pending={k: v for k, v in state.pending.items() if k != name})
                      if name in state.pending else None)
+
+    def move(self, moves: tuple[tuple[str, str], ...]) -> None:
+        """Rename resources in state, all in one write."""
+        def change(state: StackState) -> StackState:
+            for old, new in moves:
+                state = state.renamed(old, new)
+            return state
+
+        if moves:
+            self._change(change)
 
     def note_deployment(self, deployment: dict[str, Any]) -> None:
         self._change(lambda state: replace(state, deployment=deployment))

@@ -38,6 +38,7 @@ class Desired:
     rendered: RenderedResource
     conversion: Conversion
     depends_on: frozenset[str]
+    prevent_destroy: bool = False  # as the manifest says for this environment
 
     @property
     def name(self) -> str:
@@ -177,7 +178,7 @@ def desire(spec: ResourceSpec, context: StackContext, exports: Mapping[str, Mapp
     problems += [_diagnostic(rendered, conversion, v, user_spelling=False) for v in violations]
     if problems:
         raise ManifestError(problems)
-    return Desired(spec, rendered, conversion, depends_on)
+    return Desired(spec, rendered, conversion, depends_on, spec.name in context.protected)
 
 
 def _about_unknown(violation: Violation, request: dict[str, Any]) -> bool:

@@ -26,6 +26,7 @@ _SYMBOLS = {
     Action.REPLACE: ("-/+", "35", "must be replaced"),
     Action.DELETE: ("-", "31", "will be deleted"),
     Action.FORGET: ("-", "36", "will be forgotten (left in AWS)"),
+    Action.BLOCKED: ("!", "31", "cannot be applied as it is"),
     Action.NOOP: (" ", "0", "is up to date"),
 }
 
@@ -37,15 +38,17 @@ def _paint(text: str, code: str, color: bool) -> str:
 def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) -> str:
     lines = [f"Stack {plan.stack}, environment {plan.env}:", ""]
     for change in plan.changes:
-        if change.action is Action.NOOP and not show_unchanged:
+        if change.action is Action.NOOP and not change.moved_from and not show_unchanged:
             continue
         symbol, code, verb = _SYMBOLS[change.action]
+        if change.action is Action.NOOP and change.moved_from:
+            symbol, code, verb = ">", "36", f"has moved from '{change.moved_from}' (state only, nothing in AWS)"
         where = f" [{change.identifier} in {change.region}]" if change.identifier else ""
         lines.append(_paint(f"  {symbol} {change.resource}{where} {verb}", code, color))
         for reason in change.reasons:
             lines.append(f"      # {reason}")
         if change.blocker:
-            lines.append(_paint(f"      ! {change.blocker}", "31", color))
+            lines.append(_paint(f"      ! to go ahead: {change.blocker}", "31", color))
         for prop in _shown_properties(change):
             lines.append(f"      {_property_line(prop)}")
     if not plan.has_changes:
@@ -56,8 +59,11 @@ def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) 
 
 def plan_summary_text(plan: Plan) -> str:
     counts = plan.summary()
+    moved = f"{len(plan.moves)} moved, " if plan.moves else ""
+    blocked = f", {counts['blocked']} blocked" if counts["blocked"] else ""
     return (f"{counts['create']} to create, {counts['update']} to update, {counts['replace']} to replace, "
-            f"{counts['delete']} to delete, {counts['forget']} to forget, {counts['no-op']} unchanged.")
+            f"{counts['delete']} to delete, {counts['forget']} to forget, {moved}{counts['no-op']} unchanged"
+            f"{blocked}.")
 
 
 def _shown_properties(change: Change) -> list[PropertyChange]:
@@ -88,6 +94,7 @@ def plan_json(plan: Plan, *, calls: dict[str, int] | None = None) -> str:
                 "action": c.action.value,
                 "reasons": list(c.reasons),
                 "blocker": c.blocker or None,
+                "moved_from": c.moved_from or None,
                 "identifier": c.identifier,
                 "region": c.region,
                 "properties": [
@@ -184,9 +191,11 @@ def plan_markdown(plan: Plan) -> str:
         lines += ["No changes. AWS matches the stack.", ""]
     lines += ["| action | count |", "|---|---|"]
     lines += [f"| {action} | {count} |" for action, count in counts.items() if count]
+    if plan.moves:
+        lines.append(f"| moved (state only) | {len(plan.moves)} |")
     lines += ["", "| resource | action | profile | why |", "|---|---|---|---|"]
     for change in plan.changes:
-        if change.action is Action.NOOP:
+        if change.action is Action.NOOP and not change.moved_from:
             continue
         symbol = _SYMBOLS[change.action][0]
         action = f"`{symbol}` {change.action.value}"

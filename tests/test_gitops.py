@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from deployer.cli import main
 from deployer.emulator import Emulator
+from deployer.engine import Engine, Options
+from deployer.render import Inputs
+from deployer.saved_plan import change_fingerprints, request_key
+from deployer.state import StackState
 from tests.support import appflow_client
 from tests.test_reliability import write_stack
 
@@ -42,8 +50,8 @@ def test_apply_applies_exactly_the_saved_plan(stack: Path, against_emulator: Emu
     ("change", "reason"),
     [
         ("state", "the state changed since the plan"),
-        ("manifest", "the manifest, its templates or its variables changed since the plan"),
-        ("variable", "the manifest, its templates or its variables changed since the plan"),
+        ("manifest", "stack.yaml changed since the plan"),
+        ("variable", "environments/dev.yaml is new since the plan; non-secret variables changed since the plan"),
         ("secret", "'p00': the desired values differ from the plan's"),
         ("aws", "'p00': the plan said update, now it would be create"),
     ],
@@ -73,6 +81,145 @@ def test_a_stale_plan_is_refused_with_its_reason(change: str, reason: str, stack
     assert f"{plan} is stale, nothing was applied: " in err and reason in err
     assert "Plan again and review the new plan" in err
     assert set(against_emulator.stats.calls) <= {"DescribeConnectorProfiles"}
+
+
+def instance_url(emulator: Emulator, name: str = "reliable-p00") -> str:
+    details = appflow_client(emulator.endpoint).describe_connector_profiles(connectorProfileNames=[name])
+    return str(details["connectorProfileDetails"][0]["connectorProfileProperties"]["Zendesk"]["instanceUrl"])
+
+
+def applied_url(stack: Path) -> str:
+    state = json.loads((stack / ".stack" / "state" / "dev.json").read_text())
+    return str(state["resources"]["p00"]["applied"]["connectorProfileConfig"]["connectorProfileProperties"]
+               ["Zendesk"]["instanceUrl"])
+
+
+def tenant_stack(directory: Path) -> Path:
+    """A stack whose p00 InstanceUrl comes from the variable Tenant."""
+    stack = write_stack(directory, 1)
+    text = (stack / "stack.yaml").read_text()
+    (stack / "stack.yaml").write_text(text.replace("https://p00.zendesk.com", "'https://{{ Tenant }}.zendesk.com'"))
+    return stack
+
+
+@pytest.mark.parametrize("source", ["environments/dev.yaml", "--var-file vars.yaml"])
+def test_a_changed_variables_file_makes_the_plan_stale(source: str, against_emulator: Emulator, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    stack = tenant_stack(tmp_path / "s")
+    if source.startswith("environments/"):
+        (stack / "environments").mkdir()
+        variables, extra = stack / "environments" / "dev.yaml", []
+    else:
+        variables = tmp_path / "vars.yaml"
+        extra = ["--var-file", str(variables)]
+    variables.write_text("Tenant: first\n")
+    assert main(["deploy", str(stack), "--auto-approve", *SECRET, *extra]) == 0
+    variables.write_text("Tenant: second\n")
+    plan = saved_plan(stack, capsys, *extra)
+    variables.write_text("Tenant: third\n")
+    against_emulator.stats.reset()
+    assert main(["apply", str(plan), *SECRET, *extra]) == 1
+    assert (f"Error: {plan} is stale, nothing was applied: {source} changed since the plan. Plan again and review "
+            "the new plan") in capsys.readouterr().err
+    assert set(against_emulator.stats.calls) <= {"DescribeConnectorProfiles"}
+    assert instance_url(against_emulator) == applied_url(stack) == "https://first.zendesk.com"
+    assert main(["plan", str(stack), "--detailed-exitcode", *SECRET, *extra]) == 2  # third is still to deploy
+
+
+def test_a_secret_in_a_variables_file_stays_out_of_the_digest(stack: Path, against_emulator: Emulator, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Only names and non-secret values of a variables file are digested, so the digest tests no guess of a secret;
+    a changed secret still makes the plan stale, through the request fingerprints keyed by the state."""
+    variables = tmp_path / "vars.yaml"
+    variables.write_text("Secret: gitops-secret-1\n")
+    assert main(["deploy", str(stack), "--auto-approve", "--var-file", str(variables)]) == 0
+    write_stack(stack, 2, mode="Private")
+    plan = saved_plan(stack, capsys, "--var-file", str(variables))
+    variables.write_text("Secret: gitops-secret-2\n")
+    other = tmp_path / "other-plan.json"
+    assert main(["plan", str(stack), "-o", str(other), "--var-file", str(variables)]) == 0
+    then, now = (json.loads(p.read_text())["saved_plan"] for p in (plan, other))
+    assert (then["digest"], then["sources"]) == (now["digest"], now["sources"])
+    assert then["changes"] != now["changes"]
+    capsys.readouterr()
+    assert main(["apply", str(plan), "--var-file", str(variables)]) == 1
+    err = capsys.readouterr().err
+    assert "'p00': the desired values differ from the plan's" in err and "vars.yaml changed" not in err
+
+
+def strings_in(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *strings_in(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_a_plan_file_holds_no_key_to_test_a_credential_guess(stack: Path, against_emulator: Emulator,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deploy", str(stack), "--auto-approve", *SECRET]) == 0
+    write_stack(stack, 2, mode="Private")
+    plan = saved_plan(stack, capsys)
+    text = plan.read_text()
+    document = json.loads(text)
+    state = StackState.from_json((stack / ".stack" / "state" / "dev.json").read_text(), "state")
+    assert "key" not in document["saved_plan"] and state.fingerprint_key not in text
+    with Engine(stack, Options(inputs=Inputs(cli_vars={"Secret": "gitops-secret-1"}, environ={}))) as engine:
+        planned = engine.plan().plan
+    request = json.dumps(planned.changes[0].desired.request, sort_keys=True, default=str).encode()
+    stored = document["saved_plan"]["changes"][0]["request"]
+    candidates = {s.encode() for s in strings_in(document)}
+    for text_value in strings_in(document):
+        digits = text_value.rpartition(":")[2]
+        if len(digits) % 2 == 0 and all(c in "0123456789abcdef" for c in digits):
+            candidates.add(bytes.fromhex(digits))
+    for candidate in candidates:  # nothing in the file is the key
+        assert hmac.new(candidate, request, hashlib.sha256).hexdigest() not in stored
+    assert change_fingerprints(planned, request_key(state))[0]["request"] == stored  # the state's is
+
+
+def test_a_first_plan_fingerprints_requests_without_their_secrets(stack: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Before any state there is no key to keep: fingerprints leave secrets out, so they cannot show a change."""
+    first = saved_plan(stack, capsys)
+    other = tmp_path / "other-plan.json"
+    assert main(["plan", str(stack), "-o", str(other), "-e", "Secret=gitops-secret-2"]) == 0
+    changes = [json.loads(p.read_text())["saved_plan"]["changes"] for p in (first, other)]
+    assert changes[0] == changes[1] and changes[0][0]["request"].startswith("sha256:")
+
+
+def git_checkout(directory: Path) -> Path:
+    """A copy of the repository: a Git work tree holding the stack at stacks/app."""
+    write_stack(directory / "stacks" / "app", 2)
+    subprocess.run(["git", "init", "-q", str(directory)], check=True)
+    return directory
+
+
+def test_a_plan_made_in_one_checkout_applies_in_another(against_emulator: Emulator, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    laptop, runner = git_checkout(tmp_path / "laptop"), git_checkout(tmp_path / "runner")
+    plan = tmp_path / "plan.json"
+    monkeypatch.chdir(laptop)
+    assert main(["plan", "stacks/app", "-o", str(plan), *SECRET]) == 0
+    assert json.loads(plan.read_text())["saved_plan"]["stack_path"] == "stacks/app"
+    monkeypatch.chdir(runner / "stacks")  # anywhere in the other checkout: found from its Git top-level
+    assert main(["apply", str(plan), *SECRET]) == 0
+    assert sorted(d["connectorProfileName"] for d in appflow_client(against_emulator.endpoint)
+                  .describe_connector_profiles()["connectorProfileDetails"]) == ["reliable-p00", "reliable-p01"]
+    assert not (laptop / "stacks" / "app" / ".stack").exists()  # the runner's own default state, not the laptop's
+    assert applied_url(runner / "stacks" / "app") == instance_url(against_emulator) == "https://p00.zendesk.com"
+    assert main(["plan", "app", "--detailed-exitcode", *SECRET]) == 0
+
+
+def test_apply_says_where_it_looked_for_a_stack_it_cannot_find(stack: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    plan = saved_plan(stack, capsys)
+    stack.rename(tmp_path / "moved")
+    monkeypatch.chdir(tmp_path)
+    assert main(["apply", str(plan), *SECRET]) == 1
+    assert f"Error: cannot find the stack of the plan; looked for it at {stack}" in capsys.readouterr().err
 
 
 def test_drift_names_the_property_and_exits_2(stack: Path, against_emulator: Emulator,

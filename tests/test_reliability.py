@@ -220,17 +220,72 @@ class TestExistingProfiles:
             })
         return stack
 
-    def test_plan_reports_and_deploy_refuses(self, taken: Path, against_emulator: Emulator,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
-        assert main(["plan", str(taken), "-e", "Secret=s"]) == 0
-        out = capsys.readouterr().out
+    def test_plan_shows_it_blocked_and_deploy_refuses(self, taken: Path, against_emulator: Emulator,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["plan", str(taken), "-e", "Secret=s"]) == 1
+        out, err = capsys.readouterr()
+        assert "  ! p00 [reliable-p00 in us-east-1] cannot be applied as it is" in out
         assert "a connector profile named 'reliable-p00' exists in AWS but not in this stack's state" in out
+        assert "! to go ahead: import it with `stack state import STACK_DIR p00 reliable-p00`" in out
+        assert "Plan: 0 to create, 0 to update, 0 to replace, 0 to delete, 0 to forget, 0 unchanged, 1 blocked." in out
+        assert err == "Error: the plan cannot be applied as it is: 'p00' is blocked (see ! in the plan)\n"
+        assert main(["plan", str(taken), "-e", "Secret=s", "--output", "json"]) == 1
+        document = json.loads(capsys.readouterr().out)
+        assert [c["action"] for c in document["changes"]] == ["blocked"]
+        assert document["summary"]["blocked"] == 1 and document["summary"]["create"] == 0
+
         against_emulator.stats.reset()
         assert main(["deploy", str(taken), "--auto-approve", "-e", "Secret=s"]) == 1
         err = capsys.readouterr().err
-        assert "import it with `stack state import STACK_DIR p00 reliable-p00`" in err
-        assert "or deploy with --adopt" in err
+        assert "'p00' is blocked (see ! in the plan); nothing was applied" in err
         assert set(against_emulator.stats.calls) == {"DescribeConnectorProfiles"}
+        [detail] = appflow_client(against_emulator.endpoint).describe_connector_profiles()["connectorProfileDetails"]
+        assert detail["connectorProfileProperties"]["Zendesk"]["instanceUrl"] == "https://elsewhere.zendesk.com"
+
+    def test_plan_adopt_previews_the_adoption(self, taken: Path, against_emulator: Emulator,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["plan", str(taken), "-e", "Secret=s", "--adopt", "--output", "json"]) == 0
+        [change] = json.loads(capsys.readouterr().out)["changes"]
+        assert change["action"] == "update"
+        assert change["reasons"][0] == "adopts the existing profile 'reliable-p00' (--adopt)"
+        assert set(against_emulator.stats.calls) <= {"DescribeConnectorProfiles", "CreateConnectorProfile"}
+        assert against_emulator.stats.calls["UpdateConnectorProfile"] == 0
+        assert not (taken / ".stack" / "state" / "dev.json").exists()
+
+    def test_a_saved_adopting_plan_applies(self, taken: Path, against_emulator: Emulator,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.chdir(taken)
+        assert main(["plan", str(taken), "-e", "Secret=s", "--adopt", "-o", "p.json"]) == 0
+        assert main(["apply", "p.json", "-e", "Secret=s"]) == 0
+        [detail] = appflow_client(against_emulator.endpoint).describe_connector_profiles()["connectorProfileDetails"]
+        assert detail["connectorProfileProperties"]["Zendesk"]["instanceUrl"] == "https://p00.zendesk.com"
+        assert main(["plan", str(taken), "-e", "Secret=s", "--detailed-exitcode"]) == 0
+
+    def test_import_refuses_another_connector_type(self, taken: Path, against_emulator: Emulator,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+        text = (taken / "stack.yaml").read_text()
+        (taken / "stack.yaml").write_text(text.replace("Zendesk", "Slack").replace(
+            "              ClientId: client-p00\n              ClientSecret: '{{ Secret }}'\n",
+            "              ClientId: client-p00\n              ClientSecret: '{{ Secret }}'\n"
+            "              AccessToken: '{{ Secret }}'\n"))
+        assert main(["state", "import", str(taken), "p00", "reliable-p00", "-e", "Secret=s"]) == 1
+        err = capsys.readouterr().err
+        assert ("'reliable-p00' is a Zendesk connector profile; p00 in the manifest is Slack: import a profile of "
+                "the same connector type, or change ConnectorType in the manifest") in err
+        assert not (taken / ".stack" / "state" / "dev.json").exists()
+
+    def test_import_refuses_a_profile_another_resource_owns(self, taken: Path, against_emulator: Emulator,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["deploy", str(taken), "--auto-approve", "--adopt", "-e", "Secret=s"]) == 0
+        text = (taken / "stack.yaml").read_text()
+        second = text[text.index("  - name: p00"):].replace("name: p00", "name: p01").replace("-p00'", "-p01'")
+        (taken / "stack.yaml").write_text(text + second)
+        before = (taken / ".stack" / "state" / "dev.json").read_text()
+        capsys.readouterr()
+        assert main(["state", "import", str(taken), "p01", "reliable-p00", "-e", "Secret=s"]) == 1
+        assert ("'reliable-p00' is already in the state as p00; a profile belongs to one resource: "
+                "`stack state mv` to rename, or `stack state rm p00` first") in capsys.readouterr().err
+        assert (taken / ".stack" / "state" / "dev.json").read_text() == before
 
     def test_adopt_takes_it_over(self, taken: Path, against_emulator: Emulator,
                                  capsys: pytest.CaptureFixture[str]) -> None:

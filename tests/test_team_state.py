@@ -132,6 +132,42 @@ def test_the_manifest_can_name_the_state_location(team: str, against_emulator: E
     assert keys == [f"{prefix}/reliable/dev.json"]  # and the lock is gone again
 
 
+@pytest.mark.parametrize("naming", ["manifest", "--state", "STACK_STATE"])
+def test_a_saved_plan_applies_to_s3_state(naming: str, team: str, against_emulator: Emulator, moto_server: MotoServer,
+                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    stack = write_stack(tmp_path / "s", 1)
+    secret = ["-e", "Secret=team-secret-value-1"]
+    state = ["--state", team] if naming == "--state" else []
+    if naming == "manifest":
+        (stack / "stack.yaml").write_text(f"state: {team}\n" + (stack / "stack.yaml").read_text())
+    elif naming == "STACK_STATE":
+        monkeypatch.setenv("STACK_STATE", team)
+    assert main(["deploy", str(stack), "--auto-approve", *state, *secret]) == 0
+    (stack / "stack.yaml").write_text((stack / "stack.yaml").read_text().replace("p00.zendesk", "moved.zendesk"))
+    plan = tmp_path / "plan.json"
+    assert main(["plan", str(stack), "-o", str(plan), *state, *secret]) == 0
+    monkeypatch.delenv("STACK_STATE", raising=False)  # the plan knows where its state is
+
+    capsys.readouterr()
+    assert main(["apply", str(plan), "--state", f"{team}-elsewhere", *secret]) == 1  # --state wins over the plan's
+    assert "is stale, nothing was applied: the state is another one now" in capsys.readouterr().err
+    assert main(["apply", str(plan), *secret]) == 0
+
+    details = appflow_client(against_emulator.endpoint).describe_connector_profiles()["connectorProfileDetails"]
+    assert [d["connectorProfileProperties"]["Zendesk"]["instanceUrl"] for d in details] == ["https://moved.zendesk.com"]
+    prefix = team.removeprefix(f"s3://{BUCKET}/")
+    s3 = moto_server.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]]
+    assert keys == [f"{prefix}/reliable/dev.json"]  # not PREFIX/reliable/dev.json/reliable/dev.json, and unlocked
+    stored = json.loads(s3.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read())
+    assert stored["resources"]["p00"]["applied"]["connectorProfileConfig"]["connectorProfileProperties"] == {
+        "Zendesk": {"instanceUrl": "https://moved.zendesk.com"}}
+    if naming == "STACK_STATE":
+        monkeypatch.setenv("STACK_STATE", team)
+    assert main(["plan", str(stack), "--detailed-exitcode", *state, *secret]) == 0
+
+
 def test_the_intent_journal_works_on_s3(team: str, against_emulator: Emulator, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     stack = write_stack(tmp_path / "s", 2)

@@ -34,6 +34,21 @@ class Knobs:
     private_failure: str | None = None  # when set, Private connections end FAILED with this message
     # Faults to answer with, in order, before anything else: (operation or None for any, error code).
     scripted_faults: deque[tuple[str | None, str]] = field(default_factory=deque)
+    holds: deque[Hold] = field(default_factory=deque)
+
+    def hold_next(self, operation: str, *, effect: bool = True) -> Hold:
+        """Stop the next call of ``operation`` mid-flight, for crash tests: with ``effect`` after it took effect,
+        else before; the caller is told through ``Hold.reached`` and the call ends, unanswered, on ``release``."""
+        hold = Hold(operation, effect)
+        self.holds.append(hold)
+        return hold
+
+    def take_hold(self, operation: str) -> Hold | None:
+        for hold in list(self.holds):
+            if hold.operation == operation:
+                self.holds.remove(hold)
+                return hold
+        return None
 
     def fail_next(self, code: str, *, operation: str | None = None, times: int = 1) -> None:
         """Answer the next ``times`` calls (of ``operation``, or any) with AWS error ``code``.
@@ -42,6 +57,20 @@ class Knobs:
         """
         for _ in range(times):
             self.scripted_faults.append((operation, code))
+
+
+@dataclass
+class Hold:
+    """A call held mid-flight (see ``Knobs.hold_next``)."""
+
+    operation: str
+    effect: bool
+    reached: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, timeout: float = 60.0) -> None:
+        self.reached.set()
+        self.released.wait(timeout)
 
 
 class TokenBucket:
@@ -94,6 +123,7 @@ class CallStats:
 
     calls: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    replayed: Counter[str] = field(default_factory=Counter)  # answered from token memory, without acting
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, operation: str, error_code: str | None) -> None:
@@ -106,6 +136,7 @@ class CallStats:
         with self._lock:
             self.calls.clear()
             self.errors.clear()
+            self.replayed.clear()
 
     @property
     def total(self) -> int:

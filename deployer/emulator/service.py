@@ -118,8 +118,14 @@ class AppFlowService:
             "DeleteConnectorProfile": self._delete,
             "DescribeConnectorProfiles": self._describe,
         }[call.operation]
+        hold = self.knobs.take_hold(call.operation)
+        if hold is not None and not hold.effect:
+            hold.wait()
+            raise LostResponse()  # lost on the way: never carried out
         answer = handler(account, call)
-        if fault == LOST_RESPONSE:
+        if hold is not None:
+            hold.wait()
+        if fault == LOST_RESPONSE or hold is not None:
             raise LostResponse()  # done, but the caller never hears of it
         return answer
 
@@ -254,6 +260,7 @@ class AppFlowService:
                 "The clientToken was already used with different input parameters. "
                 "Use a new clientToken for a different request.",
             )
+        self.stats.replayed[call.operation] += 1
         return seen.response
 
     def _remember(self, store: Store, account: str, call: Call, response: dict[str, Any]) -> None:

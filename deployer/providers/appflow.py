@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import botocore.exceptions
 
@@ -131,10 +132,25 @@ def _call(operation: str, resource: str, method: Callable[..., Any], **arguments
                        "variables), or run with --local to use the embedded local cloud",
                        code="NoCredentials", operation=operation, resource=resource) from None
     except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError) as error:
-        raise AwsError(f"{operation} failed for '{resource}': cannot reach the AppFlow endpoint ({error}); check "
-                       "the network and AWS_ENDPOINT_URL_APPFLOW", code="EndpointConnectionError",
-                       operation=operation, resource=resource) from None
+        # never sent, so answered: nothing happened, and the deployer does not retry it (see retry.py)
+        raise AwsError(f"{operation} failed for '{resource}': cannot reach the AppFlow endpoint "
+                       f"{_unreachable(error)}; check the network and AWS_ENDPOINT_URL_APPFLOW",
+                       code="EndpointConnectionError", operation=operation, resource=resource) from None
     except botocore.exceptions.BotoCoreError as error:
         # sent, but no answer came back (read timeout, dropped connection): it may have happened
         raise AwsError(f"{operation} for '{resource}' got no answer: {error}", code=type(error).__name__,
                        operation=operation, resource=resource, answered=False) from None
+
+
+def _unreachable(error: botocore.exceptions.BotoCoreError) -> str:
+    """The endpoint (without the operation's path) and why it could not be reached: 'http://host:1 (Connection
+    refused)'. The reason is the operating system's, found in the chain of causes."""
+    url = urlsplit(str(error.kwargs.get("endpoint_url", "")))
+    reason = "timed out" if isinstance(error, botocore.exceptions.ConnectTimeoutError) else "no connection"
+    cause: BaseException | None = error.kwargs.get("error")
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            reason = cause.strerror
+            break
+        cause = cause.__cause__ or cause.__context__
+    return f"{url.scheme}://{url.netloc} ({reason})"
