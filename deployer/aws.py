@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
@@ -37,19 +38,25 @@ class AwsSettings:
 class Clients:
     """boto3 clients per service and region, made once and shared by all workers (they are thread-safe)."""
 
-    def __init__(self, settings: AwsSettings) -> None:
+    def __init__(self, settings: AwsSettings, local_cloud: Callable[[], str] | None = None) -> None:
+        """``local_cloud`` starts the embedded local cloud and returns its endpoint; it is called at the first
+        AppFlow client, so a run that stops before any call leaves nothing of it behind."""
         self.settings = settings
+        self._local_cloud = local_cloud
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
+        # botocore reads AWS_DEFAULT_REGION and the profile's region, but not AWS_REGION (which the AWS CLI v2 and
+        # the other SDKs honour first): it is passed explicitly, so every client, resolver and S3 state sees it.
+        region = settings.region or os.environ.get("AWS_REGION") or None
         try:
-            self._session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
+            self._session = boto3.Session(profile_name=settings.profile, region_name=region)
         except botocore.exceptions.ProfileNotFound as error:
             raise StackError(f"{error}; check --profile or AWS_PROFILE") from None
         # The local cloud is AppFlow only: other services (Secrets Manager, SSM for resolvers) keep the
         # standard configuration, including AWS_ENDPOINT_URL_<SERVICE>.
-        self._local = (boto3.Session(region_name=settings.region or LOCAL_REGION, **LOCAL_CREDENTIALS)
-                       if settings.endpoint_url else None)
+        self._local = (boto3.Session(region_name=region or LOCAL_REGION, **LOCAL_CREDENTIALS)
+                       if settings.endpoint_url or local_cloud else None)
 
     @property
     def default_region(self) -> str | None:
@@ -66,10 +73,15 @@ class Clients:
                 config = Config(retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard")},
                                 connect_timeout=CONNECT_TIMEOUT_S, max_pool_connections=64)
                 made = session.client(service, region_name=region, config=config,
-                                      endpoint_url=self.settings.endpoint_url if local else None)
+                                      endpoint_url=self._local_endpoint() if local else None)
                 made.meta.events.register("before-call", self._count)
                 self._clients[key] = made
             return self._clients[key]
+
+    def _local_endpoint(self) -> str | None:
+        if self.settings.endpoint_url is None and self._local_cloud is not None:  # the lock is held
+            self.settings = replace(self.settings, endpoint_url=self._local_cloud())
+        return self.settings.endpoint_url
 
     def _count(self, model: Any, **_: Any) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import signal
 import sys
@@ -51,6 +52,8 @@ def _number(kind: type, low: float | None = None, high: float | None = None, *, 
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):  # float() takes 'nan' and 'inf', which no comparison below would refuse
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         if low is not None and (value <= low if strict else value < low):
             raise argparse.ArgumentTypeError(f"must be {'greater than' if strict else 'at least'} {low:g}")
         if high is not None and value > high:
@@ -58,6 +61,15 @@ def _number(kind: type, low: float | None = None, high: float | None = None, *, 
         return value
 
     return parse
+
+
+def _env_name(text: str) -> str:
+    from deployer.manifest import check_env_name
+
+    try:
+        return check_env_name(text)  # the same object back: a _Default stays one
+    except StackError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -74,7 +86,7 @@ class _Default(str):
 def _common() -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument("stack_dir", type=Path, metavar="STACK_DIR", help="directory holding stack.yaml")
-    common.add_argument("--env", default=_Default("dev"), help="environment to work on (default: dev)")
+    common.add_argument("--env", type=_env_name, default=_Default("dev"), help="environment to work on (default: dev)")
     common.add_argument("-e", "--var", dest="vars", type=_key_value, action="append", default=[],
                         metavar="KEY=VALUE", help="set a variable (repeatable; wins over every other source)")
     common.add_argument("--var-file", dest="var_files", type=Path, action="append", default=[], metavar="FILE",
@@ -148,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     promote = commands.add_parser("promote", parents=[common],
                                   help="deploy to --to what --from runs, if --from is current, undrifted and healthy")
-    promote.add_argument("--from", dest="source", required=True, metavar="ENV")
-    promote.add_argument("--to", dest="target", required=True, metavar="ENV")
+    promote.add_argument("--from", dest="source", type=_env_name, required=True, metavar="ENV")
+    promote.add_argument("--to", dest="target", type=_env_name, required=True, metavar="ENV")
     promote.add_argument("--auto-approve", action="store_true", help="apply without asking")
     promote.add_argument("--parallelism", type=_number(int, 1), default=10, metavar="N")
     promote.set_defaults(run=_run_promote)
@@ -207,6 +219,11 @@ def _add_state(commands: argparse._SubParsersAction, common: _Parser) -> None:  
     migrate.add_argument("--to", required=True, metavar="LOCATION", help="a file or s3://BUCKET/PREFIX")
     migrate.add_argument("--force", action="store_true", help="replace a state already there")
     migrate.set_defaults(run=_run_state_migrate)
+    restore = actions.add_parser("restore", parents=[common],
+                                 help="put ENV.json.backup back in place of a missing or unreadable state file")
+    restore.add_argument("--force", action="store_true",
+                         help="replace a readable state too (it is kept beside it)")
+    restore.set_defaults(run=_run_state_restore)
     unlock = actions.add_parser("unlock", parents=[common], help="release a lock left by a run that is gone")
     unlock.add_argument("lock_id", metavar="LOCK_ID")
     unlock.set_defaults(run=_run_state_unlock)
@@ -510,7 +527,7 @@ def _run_state_push(args: argparse.Namespace) -> int:
     from deployer.engine import Engine
 
     try:
-        text = args.file.read_text(encoding="utf-8")
+        text = args.file.read_bytes()  # from_json says what is wrong with bytes that are not a state
     except OSError as error:
         raise StackError(f"{args.file}: cannot read it: {error.strerror}") from None
     with Engine(args.stack_dir, _options(args)) as engine, engine.locked("state push"):
@@ -529,6 +546,19 @@ def _run_state_migrate(args: argparse.Namespace) -> int:
     print(f"Copied the state from {source} to {location} (serial {written.serial}). From now on pass "
           f"--state {args.to} (or set STACK_STATE, or state: in the manifest); the old copy at {source} was left "
           "as it was.")
+    return EXIT_OK
+
+
+def _run_state_restore(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+
+    with Engine(args.stack_dir, _options(args)) as engine, engine.locked("state restore"):
+        restored, kept = engine.restore(force=args.force)
+        location = engine.backend.location
+    aside = f" The file that was there is kept as {kept}." if kept else ""
+    print(f"Restored {location} from its backup (serial {restored.serial}, lineage {restored.lineage}).{aside} "
+          "Run `stack plan` to see what it makes of AWS: a profile created by the last run may show as blocked "
+          "(import it or deploy --adopt).")
     return EXIT_OK
 
 

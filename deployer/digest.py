@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.render import StackContext, environment_files, read_var_file
-from deployer.secrets import SENSITIVE, looks_secret
+from deployer.secrets import SENSITIVE
 
 PUBLIC_VARIABLES = "non-secret variables"
 
@@ -31,7 +31,7 @@ def public_variables(context: StackContext) -> dict[str, Any]:
 
 
 def _public(context: StackContext, name: str) -> bool:
-    return name not in context.manifest.sensitive and not looks_secret(name)
+    return name not in context.sensitive
 
 
 def _sha256(data: bytes) -> str:

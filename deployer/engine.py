@@ -27,7 +27,7 @@ from deployer.drift import Drift, find_drift
 from deployer.errors import StackError, StateError
 from deployer.local import local_cloud, local_data_dir
 from deployer.lock import LockInfo, acquire, force_unlock, release
-from deployer.manifest import RESOURCE_NAME, Manifest, find_stack_file, load_manifest
+from deployer.manifest import RESOURCE_NAME, Manifest, check_env_name, find_stack_file, load_manifest
 from deployer.plan import LiveIndex, Plan, build_plan
 from deployer.providers import Live
 from deployer.providers.appflow import AppFlowProvider
@@ -35,8 +35,8 @@ from deployer.reconcile import reconcile
 from deployer.render import Inputs, StackContext, build_context, check_environment, variable_sources
 from deployer.resolvers import Resolvers
 from deployer.retry import RetryPolicy
-from deployer.secrets import looks_secret
 from deployer.state import Intent, ResourceState, StackState, StateRecorder, now
+from deployer.taint import sensitive_variables
 from deployer.validate import Desired, DesiredStack, desire, validate_stack
 
 
@@ -100,6 +100,7 @@ def state_location(stack_dir: Path, options: Options, manifest: Manifest) -> str
 
 def load_stack(stack_dir: Path, env: str) -> Manifest:
     """The manifest, for an environment the stack knows: an unknown --env is reported before anything else."""
+    check_env_name(env)  # the CLI checks it too; here for every other way in (a saved plan, the API)
     manifest = load_manifest(stack_dir)
     check_environment(manifest, env)
     return manifest
@@ -123,11 +124,11 @@ class Engine:
 
     def __enter__(self) -> Engine:
         manifest = load_stack(self.stack_dir, self.options.inputs.env)  # before the local cloud or a client starts
-        settings = self.options.aws
-        if self.options.local:
-            endpoint = self._exit.enter_context(local_cloud(stack_root(self.stack_dir)))
-            settings = replace(settings, endpoint_url=endpoint)
-        self.clients = Clients(settings)
+        root = stack_root(self.stack_dir)
+        # the local cloud writes its data into the stack directory: it starts at the first AppFlow call, so a
+        # run that stops before one (a manifest that does not render) leaves no .stack/local behind
+        start_local = (lambda: self._exit.enter_context(local_cloud(root))) if self.options.local else None
+        self.clients = Clients(self.options.aws, local_cloud=start_local)
         location = state_location(self.stack_dir, self.options, manifest)
         self.backend = open_backend(location, stack=manifest.name, env=self.options.inputs.env,
                                     client_for=self.clients.client, region=self.clients.default_region)
@@ -347,7 +348,7 @@ class Engine:
         StateRecorder(self.backend, state).record(record, f"imported {name}")
         return record
 
-    def push(self, text: str, source: str, *, force: bool) -> StackState:
+    def push(self, text: str | bytes, source: str, *, force: bool) -> StackState:
         """Replace the stored state with ``text``: refuses an older serial or another lineage unless ``force``."""
         manifest = load_manifest(self.stack_dir)
         pushed = StackState.from_json(text, source)
@@ -382,6 +383,11 @@ class Engine:
         finally:
             release(target.lock, lock)
 
+    def restore(self, *, force: bool) -> tuple[StackState, str | None]:
+        """Put the state's previous version back (a local file's ``.backup``); call it holding the lock."""
+        manifest = load_manifest(self.stack_dir)
+        return self.backend.restore(stack=manifest.name, env=self.options.inputs.env, force=force)
+
     def unlock(self, lock_id: str) -> LockInfo:
         return force_unlock(self.backend.lock, lock_id)
 
@@ -410,6 +416,6 @@ def environments_of(stack_dir: Path, options: Options, *, check_env: bool = True
     found = {}
     for env in names or [options.inputs.env]:
         sources = variable_sources(manifest, replace(options.inputs, env=env))
-        found[env] = {k: ("(sensitive)" if k in manifest.sensitive or looks_secret(k) else v, where)
-                      for k, (v, where) in sorted(sources.items())}
+        sensitive = sensitive_variables(manifest, sources)  # by the same rules as render
+        found[env] = {k: ("(sensitive)" if k in sensitive else v, where) for k, (v, where) in sorted(sources.items())}
     return found

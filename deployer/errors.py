@@ -5,7 +5,7 @@ a message and exit code 1, and shows a traceback only with ``--debug``::
 
     StackError
     ├── ManifestError          problems in the user's files, collected and reported together
-    ├── StateError             unreadable, foreign or conflicting state
+    ├── StateError             unreadable, unwritable, foreign or conflicting state
     ├── AwsError               an AWS call failed; carries the AWS error code, never parsed from text
     │   └── ResourceNotFound
     ├── PlanError              (plan.py) the plan breaks a rule the user set, such as prevent_destroy

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,7 +21,7 @@ from typing import Any
 import jsonschema
 
 from deployer.apimodel import suggest
-from deployer.errors import Diagnostic, ManifestError
+from deployer.errors import Diagnostic, ManifestError, StackError
 from deployer.paths import KeyPath, format_path
 from deployer.yamlfile import YamlDoc, load_yaml
 
@@ -35,6 +36,9 @@ _RETRY_KEYS = ("max_attempts", "max_wait")
 _RESOURCE_KEYS = ("name", "type", "props", "exports", "depends_on", "if", "template", "vars", "description",
                   "DeletionPolicy", "prevent_destroy")
 RESOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# An environment's name is part of file names (environments/ENV.yaml, .stack/state/ENV.json) and S3 keys, so
+# it is one plain word: never a path, never '..'.
+ENV_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -103,12 +107,25 @@ class Manifest:
     moved: tuple[tuple[str, str], ...] = ()  # (from, to): resources renamed in the manifest, to rename in state
 
 
+def check_env_name(name: str) -> str:
+    """``name`` if it can name an environment; otherwise a ``StackError`` that says what can."""
+    if not ENV_NAME.fullmatch(name):
+        raise StackError(f"{name!r} is not an environment name: use letters, digits, '-' and '_' (at most 64), as "
+                         "it names files in the stack directory")
+    return name
+
+
 def find_stack_file(stack_dir: Path) -> Path:
     if stack_dir.is_file():
         return stack_dir
     for name in STACK_FILES:
         if (stack_dir / name).is_file():
-            return stack_dir / name
+            found = stack_dir / name
+            if stack_dir.resolve() not in found.resolve().parents:  # found by convention: it stays in the directory
+                raise ManifestError([Diagnostic(str(found), None, "", "leads out of the stack directory (to "
+                                                f"{found.resolve()}); the stack file must be inside it",
+                                                "copy the file into the directory, or pass its path instead")])
+            return found
     if not stack_dir.exists():
         raise ManifestError([Diagnostic(str(stack_dir), None, "", "no such directory",
                                         "pass the directory that holds stack.yaml")])
@@ -261,7 +278,7 @@ class _Reader:
         for key, item in value.items():
             if key not in _RETRY_KEYS:
                 self.problem(self.doc, ("retries", key), "unknown key", suggest(str(key), list(_RETRY_KEYS)))
-            elif (isinstance(item, bool) or not isinstance(item, (int, float))
+            elif (isinstance(item, bool) or not isinstance(item, (int, float)) or not _finite(item)
                   or (key == "max_attempts" and not isinstance(item, int))
                   or item < (1 if key == "max_attempts" else 0)):
                 self.problem(self.doc, ("retries", key), f"{item!r} is not allowed here",
@@ -418,6 +435,14 @@ class _Reader:
         from_template = self.read_props(template_doc, data["props"], ("props",), required=True)
         overridden = {p.name for p in own}
         return tuple(p for p in from_template if p.name not in overridden) + own
+
+
+def _finite(number: float) -> bool:
+    """Not nan or infinite, and within a float's range (YAML integers have any number of digits)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
 
 
 def _find_template(name: str, places: list[Path]) -> Path | None:

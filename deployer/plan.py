@@ -25,6 +25,7 @@ from deployer.graph import dependency_order
 from deployer.paths import KeyPath, format_path
 from deployer.providers import Live
 from deployer.render import StackContext, Unknown
+from deployer.secrets import SECRETS
 from deployer.state import ResourceState, StackState
 from deployer.validate import Desired, DesiredStack
 
@@ -277,6 +278,9 @@ def _property_changes(desired: Desired, prior: ResourceState, found: Live) -> li
         after, before = wanted.get(path), current.get(path)
         if after != before:
             shown = format_path(desired.conversion.user_path(path))
+            if after in SECRETS or before in SECRETS:  # a value computed from a secret: neither side is shown
+                changes.append(PropertyChange(shown, None, None, sensitive=True))
+                continue
             changes.append(PropertyChange(shown, before, KNOWN_AFTER_APPLY if isinstance(after, Unknown) else after))
     return changes
 

@@ -7,6 +7,7 @@ leaf, so the shape stays visible.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from deployer.render import Unknown
@@ -26,3 +27,28 @@ def redact(value: Any, *, hidden: bool = False) -> Any:
     if value is not None and (hidden or value in SECRETS):
         return SENSITIVE
     return value
+
+
+ECHO_SCAN_LIMIT = 100  # JSON objects looked for in one message; AWS messages quote one request at most
+
+
+def redact_echo(text: str) -> str:
+    """``text`` (an AWS error message) with every JSON object in it redacted by position: an error that quotes
+    the request back shows its shape, never a credential, however short (free-text scrubbing only catches
+    values of ``MIN_LENGTH`` characters or more)."""
+    decoder = json.JSONDecoder()
+    parts: list[str] = []
+    index = 0
+    for _ in range(ECHO_SCAN_LIMIT):
+        start = text.find("{", index)
+        if start == -1:
+            break
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except ValueError:
+            parts.append(text[index:start + 1])
+            index = start + 1
+            continue
+        parts += [text[index:start], json.dumps(redact(value))]
+        index = end
+    return "".join(parts) + text[index:]

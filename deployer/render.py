@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import jinja2.meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
 
+from deployer import sandbox, taint
 from deployer.apimodel import suggest
 from deployer.errors import Diagnostic, ManifestError, StackError
 from deployer.manifest import Manifest, Raw, ResourceSpec
@@ -98,6 +98,8 @@ class StackContext:
     functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)  # resolvers: secret(), ssm()
     # resources of the manifest (active or not) whose prevent_destroy holds in this environment
     protected: frozenset[str] = frozenset()
+    sensitive: frozenset[str] = frozenset()  # variables whose values are secrets (see deployer.taint)
+    tainted: frozenset[str] = frozenset()  # names whose values depend on a secret: those, resolvers, globals
 
     @functools.cached_property
     def active_by_name(self) -> dict[str, ResourceSpec]:
@@ -107,6 +109,14 @@ class StackContext:
     def bare_exports(self) -> tuple[tuple[str, str], ...]:
         """(resource, attribute) for every name a resource exports, in manifest order."""
         return tuple((spec.name, attribute) for spec in self.active for attribute in spec.exports)
+
+    @functools.cached_property
+    def bare_export_owners(self) -> dict[str, str]:
+        """Each bare export name, and the first resource that exports it: the one templates see."""
+        owners: dict[str, str] = {}
+        for owner, attribute in self.bare_exports:
+            owners.setdefault(attribute, owner)
+        return owners
 
     @property
     def region(self) -> str | None:
@@ -124,26 +134,10 @@ class StackContext:
         }
 
 
-_ENVIRONMENT = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-# Jinja's default globals include cycler, joiner, namespace and lipsum, the usual footholds of sandbox
-# escapes; templates here need none of them.
-_ENVIRONMENT.globals = {"range": range, "dict": dict}
-
-
-@functools.lru_cache(maxsize=4096)
-def _expression(source: str) -> Any:
-    """A compiled one-expression template; stacks repeat the same few thousand strings, so compile each once."""
-    return _ENVIRONMENT.compile_expression(source, undefined_to_none=False)
-
-
-@functools.lru_cache(maxsize=4096)
-def _template(source: str) -> jinja2.Template:
-    return _ENVIRONMENT.from_string(source)
-
-
-@functools.lru_cache(maxsize=4096)
-def _names_read(source: str) -> frozenset[str]:
-    return frozenset(jinja2.meta.find_undeclared_variables(_ENVIRONMENT.parse(source)))
+# Templates compile and render in deployer.sandbox, within its limits; each is compiled once and cached there.
+_expression = sandbox.expression
+_template = sandbox.template
+_names_read = sandbox.names_read
 
 
 def load_variables(manifest: Manifest, inputs: Inputs) -> dict[str, Any]:
@@ -168,9 +162,19 @@ def load_variables(manifest: Manifest, inputs: Inputs) -> dict[str, Any]:
 
 
 def environment_files(stack_dir: Path, env: str) -> list[Path]:
-    """``environments/default.yaml`` under ``environments/<env>.yaml``, those that exist."""
+    """``environments/default.yaml`` under ``environments/<env>.yaml``, those that exist.
+
+    They are found by convention, not named by the user, so like templates they must not lead out of the stack
+    directory (a link to ~/.aws/credentials in a pull request would be read, and its values shown)."""
     names = ["default.yaml"] + ([f"{env}.yaml"] if env != "default" else [])
-    return [stack_dir / "environments" / n for n in names if (stack_dir / "environments" / n).is_file()]
+    found = [stack_dir / "environments" / n for n in names if (stack_dir / "environments" / n).is_file()]
+    root = stack_dir.resolve()
+    for path in found:
+        if root not in path.resolve().parents:
+            raise ManifestError([Diagnostic(str(path), None, "", "leads out of the stack directory (to "
+                                            f"{path.resolve()}); an environment file must be inside it",
+                                            "copy the file into environments/, or pass it with --var-file")])
+    return found
 
 
 def check_environment(manifest: Manifest, env: str) -> None:
@@ -241,20 +245,33 @@ def build_context(manifest: Manifest, inputs: Inputs,
         value = _render_tree(item.value, item.value.value, item.value.path, f"globals.{item.name}", names, problems)
         rendered_globals[item.name] = value
         names[item.name] = value
+    sensitive = taint.sensitive_variables(manifest, variables)
+    for name in sensitive:
+        _register(variables.get(name))
+    tainted = taint.tainted_names(manifest, sensitive)
+    for item in manifest.globals:
+        if item.name != "region" or item.name not in tainted:
+            taint.register_tainted(item.value.value, rendered_globals.get(item.name), tainted)
+        else:
+            problems.append(Diagnostic(item.value.doc.file, item.value.line, "globals.region",
+                                       "the region must not depend on a secret (it decides where the stack goes, "
+                                       "which the plan shows)", "set it from a variable that is not sensitive"))
     context = StackContext(manifest, inputs.env, variables, rendered_globals, (), inputs.default_region, functions)
     names = context.base_names()
     active = [spec for spec in manifest.resources
-              if spec.condition is None or _holds(spec, spec.condition, "if", names, problems)]
+              if spec.condition is None or _holds(spec, spec.condition, "if", names, problems, tainted)]
     protected = frozenset(spec.name for spec in manifest.resources if spec.prevent_destroy is not None
-                          and _holds(spec, spec.prevent_destroy, "prevent_destroy", names, problems))
+                          and _holds(spec, spec.prevent_destroy, "prevent_destroy", names, problems, tainted))
     if problems:
         raise ManifestError(problems)
     return StackContext(manifest, inputs.env, variables, rendered_globals, tuple(active), inputs.default_region,
-                        functions, protected)
+                        functions, protected, sensitive, tainted)
 
 
-def _holds(spec: ResourceSpec, condition: Raw, key: str, names: dict[str, Any], problems: list[Diagnostic]) -> bool:
-    """The truth of ``if:`` or ``prevent_destroy:``: a boolean, or a Jinja expression (with or without braces)."""
+def _holds(spec: ResourceSpec, condition: Raw, key: str, names: dict[str, Any], problems: list[Diagnostic],
+           tainted: frozenset[str]) -> bool:
+    """The truth of ``if:`` or ``prevent_destroy:``: a boolean, or a Jinja expression (with or without braces).
+    It must not read a secret: which resources a plan has, or whether it may delete, would tell it."""
     text = condition.value
     label = f"{spec.label}.{key}"
     if isinstance(text, bool):
@@ -266,6 +283,11 @@ def _holds(spec: ResourceSpec, condition: Raw, key: str, names: dict[str, Any], 
         return False
     match = _ONE_EXPRESSION.match(text)
     expression = match.group("expr") if match else text
+    if taint.depends_on_secret("{{ " + expression + " }}", tainted):
+        problems.append(Diagnostic(condition.doc.file, condition.line, label,
+                                   f"{key}: must not depend on a secret (the plan would tell its value)",
+                                   "decide it from a variable that is not sensitive, such as stack_env"))
+        return False
     try:
         return bool(_expression(expression)(**names))
     except Exception as error:  # noqa: BLE001 - every Jinja failure becomes a diagnostic
@@ -289,7 +311,7 @@ def variables_used(spec: ResourceSpec) -> set[str]:
         if "{{" in text or "{%" in text:
             try:
                 found |= _names_read(text)
-            except jinja2.TemplateSyntaxError:
+            except (jinja2.TemplateSyntaxError, sandbox.TemplateLimitError):
                 continue  # reported when rendered
     return found
 
@@ -323,11 +345,16 @@ def render_resource(
     problems: list[Diagnostic] = []
     names = context.base_names()
     resource_names = _ResourceExports(context.active_by_name, exports)
-    for owner, attribute in context.bare_exports:  # stack-deploy style bare export names
-        names.setdefault(attribute, resource_names[owner][attribute])
+    owners = context.bare_export_owners
+    for attribute in variables_used(spec) & owners.keys():  # the bare export names (stack-deploy style) it reads:
+        names.setdefault(attribute, resource_names[owners[attribute]][attribute])  # all would be quadratic
     names["resources"] = resource_names
+    tainted = context.tainted
     for key, var in spec.template_vars.items():
         names[key] = _render_tree(var, var.value, var.path, f"{spec.label}.vars.{key}", names, problems)
+        if taint.depends_on_secret(var.value, tainted):
+            tainted |= {key}
+            taint.register_tainted(var.value, names[key], tainted)
     props: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
     for prop in spec.props:
@@ -337,6 +364,12 @@ def render_resource(
         label = f"{spec.label}.props.{prop.name}"
         _record_origins(raw, raw.value, raw.path, (prop.name,), label, origins)
         props[prop.name] = _render_tree(raw, raw.value, raw.path, label, names, problems)
+        if prop.name in taint.SHAPE_PROPS and taint.depends_on_secret(raw.value, tainted):
+            problems.append(Diagnostic(raw.doc.file, raw.line, label,
+                                       f"{prop.name} must not depend on a secret (the plan shows it, and state "
+                                       "and AWS are keyed by it)", "build it from variables that are not sensitive"))
+        else:
+            taint.register_tainted(raw.value, props[prop.name], tainted)
     if problems:
         raise ManifestError(problems)
     region = props.pop("region", None)
@@ -435,6 +468,8 @@ def _jinja_problem(error: Exception, file: str, line: int | None, label: str) ->
                           "check the name; resources.NAME must be another resource of this stack in this environment")
     if isinstance(error, StackError):  # a resolver that could not fetch its value
         return Diagnostic(file, line, label, str(error))
+    if isinstance(error, sandbox.TemplateLimitError):
+        return Diagnostic(file, line, label, str(error), sandbox.FIX)
     if isinstance(error, SecurityError):
         return Diagnostic(file, line, label, f"not allowed in a template: {error}",
                           "templates may only read variables, globals and resource exports")

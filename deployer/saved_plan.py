@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.errors import StackError
+from deployer.manifest import check_env_name
 from deployer.plan import Plan
 from deployer.redact import redact
 from deployer.secrets import SECRETS
@@ -137,11 +138,18 @@ def read_saved_plan(path: Path) -> SavedPlan:
             raise StackError(f"{path}: not a saved plan of this version of stack (format "
                              f"{document.get('format_version')!r}, not {SAVED_PLAN_VERSION}); plan again")
         data = document["saved_plan"]
-        return SavedPlan(**{**data, "changes": tuple(data["changes"])})
+        saved = SavedPlan(**{**data, "changes": tuple(data["changes"])})
     except OSError as error:
         raise StackError(f"{path}: cannot read the saved plan: {error.strerror}") from None
     except (ValueError, KeyError, TypeError) as error:
         raise StackError(f"{path}: not a saved plan ({type(error).__name__}: {error})") from None
+    if not isinstance(saved.env, str):
+        raise StackError(f"{path}: not a saved plan (env is not text)")
+    try:
+        check_env_name(saved.env)  # it names the state file and the environment files apply reads
+    except StackError as error:
+        raise StackError(f"{path}: {error}") from None
+    return saved
 
 
 def staleness(saved: SavedPlan, plan: Plan, *, state: StackState, sources: dict[str, str]) -> list[str]:

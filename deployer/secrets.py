@@ -25,13 +25,21 @@ def looks_secret(name: str) -> bool:
 
 
 class SecretRegistry:
+    """Every secret value, for redaction by position (``in``, any length) and in free text (``scrub``, values of
+    ``MIN_LENGTH`` characters or more)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._exact: set[str] = set()
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
 
     def add(self, value: object) -> None:
-        if not isinstance(value, str) or len(value) < MIN_LENGTH:
+        if not isinstance(value, str) or not value:
+            return
+        with self._lock:
+            self._exact.add(value)
+        if len(value) < MIN_LENGTH:
             return
         forms = {value, json.dumps(value)[1:-1]}  # as written, and as it appears inside JSON text
         with self._lock:
@@ -39,9 +47,16 @@ class SecretRegistry:
                 self._values |= forms
                 self._pattern = None
 
+    def clear(self) -> None:
+        """Forget every value (for tests: one process runs many stacks)."""
+        with self._lock:
+            self._exact.clear()
+            self._values.clear()
+            self._pattern = None
+
     def __contains__(self, value: object) -> bool:
         with self._lock:
-            return isinstance(value, str) and value in self._values
+            return isinstance(value, str) and value in self._exact
 
     def scrub(self, text: str) -> str:
         with self._lock:

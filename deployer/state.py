@@ -4,21 +4,28 @@
 non-secret request, a keyed fingerprint of its credentials (never the values), its
 exports and timestamps; per file a lineage id and a serial that grows with every
 write, pending intents and a short history. Backends (``deployer.backends``) read and
-write it; ``StateRecorder`` is how apply records each result as soon as it happens.
+write it; ``StateRecorder`` is how apply records each result as soon as it happens. What is
+read is trusted only once it matches ``data/state.schema.json`` (``StackState.from_json``).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
+import math
+import re
 import secrets
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from importlib import resources as package_files
 from typing import TYPE_CHECKING, Any
+
+import jsonschema
 
 from deployer.errors import StateError
 from deployer.secrets import SECRETS, SENSITIVE
@@ -27,6 +34,10 @@ if TYPE_CHECKING:
     from deployer.backends import StateBackend
 
 STATE_VERSION = 1
+# Far above any real state (a profile is about 1 KiB, history is capped): a bigger file is not a state, and
+# reading it whole could exhaust memory. Backends read at most one byte more than this.
+MAX_STATE_BYTES = 64 * 1024 * 1024
+MAX_NESTING = 64  # levels of JSON; a state needs about 10, and code that walks values recurses
 
 
 @dataclass(frozen=True)
@@ -157,29 +168,108 @@ class StackState:
         return "{\n" + ",\n".join(lines) + "\n}\n"
 
     @classmethod
-    def from_json(cls, text: str, source: str) -> StackState:
+    def from_json(cls, data: str | bytes, source: str, *, recovery: str = "") -> StackState:
+        """The state stored as ``data``, checked against ``data/state.schema.json``.
+
+        Anything else (not UTF-8, not JSON, too big, too deep, or a document that does not match) is a
+        StateError naming the first problem and its JSON path, then ``recovery``: how to get a good state
+        back, which only the backend knows (a ``.backup`` file, an earlier S3 object version).
+        """
+        def unreadable(why: str) -> StateError:
+            advice = f" {recovery}" if recovery else ""
+            return StateError(f"{source}: the state file is unreadable ({why}); nothing was changed.{advice}")
+
+        if len(data) > MAX_STATE_BYTES:
+            raise unreadable(f"it is larger than {MAX_STATE_BYTES // 2**20} MiB, so it is not a state")
         try:
-            data = json.loads(text)
-            if data.get("version") != STATE_VERSION:
-                raise StateError(f"{source}: state version {data.get('version')!r} is not supported by this stack")
-            resources = {
-                name: ResourceState(**{**item, "depends_on": tuple(item.get("depends_on", ()))})
-                for name, item in data["resources"].items()
-            }
-            pending = {
-                name: Intent(**{**item, "depends_on": tuple(item.get("depends_on", ()))})
-                for name, item in data.get("pending", {}).items()
-            }
-            history = tuple(Event(**item) for item in data.get("history", []))
-            return cls(data["stack"], data["env"], data["lineage"], int(data["serial"]), data["fingerprint_key"],
-                       resources, pending, history, dict(data.get("deployment") or {}))
-        except StateError:
-            raise
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise StateError(
-                f"{source}: the state file is unreadable ({type(error).__name__}: {error}); nothing was changed. "
-                f"Restore it from {source}.backup (the version before the last write) or from version control"
-            ) from None
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            document = json.loads(text)
+        except UnicodeDecodeError as error:
+            raise unreadable(f"not UTF-8 text: byte 0x{error.object[error.start]:02x} at offset {error.start}"
+                             ) from None
+        except RecursionError:
+            raise unreadable("JSON nested too deeply") from None
+        except ValueError as error:
+            raise unreadable(f"{type(error).__name__}: {error}") from None
+        version = document.get("version") if isinstance(document, dict) else None
+        if isinstance(version, int) and not isinstance(version, bool) and version != STATE_VERSION:
+            raise StateError(f"{source}: state version {version} is not supported by this version of stack; "
+                             "nothing was changed. Use the version of stack that wrote it")
+        problem = _first_problem(document)
+        if problem:
+            raise unreadable(problem)
+        resources = {
+            name: ResourceState(**{**item, "depends_on": tuple(item.get("depends_on", ()))})
+            for name, item in document["resources"].items()
+        }
+        pending = {
+            name: Intent(**{**item, "depends_on": tuple(item.get("depends_on", ()))})
+            for name, item in document.get("pending", {}).items()
+        }
+        history = tuple(Event(**item) for item in document.get("history", []))
+        return cls(document["stack"], document["env"], document["lineage"], int(document["serial"]),
+                   document["fingerprint_key"], resources, pending, history, dict(document.get("deployment") or {}))
+
+
+@functools.lru_cache(maxsize=1)
+def state_schema() -> dict[str, Any]:
+    """The JSON Schema of a state file: what ``StackState.to_json`` writes, and all ``from_json`` accepts."""
+    return dict(json.loads(package_files.files("deployer").joinpath("data/state.schema.json").read_text()))
+
+
+def _first_problem(document: Any) -> str | None:
+    """What is wrong with a parsed state document, at its JSON path; None when it is a state."""
+    odd = _odd_value(document)
+    if odd is not None:
+        return odd
+    errors = sorted(jsonschema.Draft202012Validator(state_schema()).iter_errors(document),
+                    key=lambda e: [str(part) for part in e.absolute_path])
+    if errors:
+        first = errors[0]
+        path = tuple(first.absolute_path)
+        # the message quotes the bad value; the fingerprint key is never shown (state show hides it too)
+        message = ("is not 64 lowercase hexadecimal digits" if path == ("fingerprint_key",)
+                   else _shortened(first.message))
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        return f"{_json_path(path)}: {message}{more}"
+    for section, member in (("resources", "name"), ("pending", "resource")):
+        for key, item in document.get(section, {}).items():
+            if item[member] != key:
+                return f"{_json_path((section, key, member))}: {item[member]!r} differs from its key {key!r}"
+    return None
+
+
+def _odd_value(document: Any) -> str | None:
+    """What JSON allows but no state holds, and code that walks values cannot take: nesting deeper than
+    ``MAX_NESTING`` (it recurses), numbers that are not finite (``1e400``, ``NaN``). Found without recursing."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(document, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_NESTING:
+            return f"{_json_path(path[:8])}...: nested deeper than {MAX_NESTING} levels"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{_json_path(path)}: {value} is not a finite number"
+        children: Iterable[tuple[Any, Any]] = (
+            value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ())
+        stack.extend((child, (*path, key)) for key, child in children)
+    return None
+
+
+def _json_path(path: Iterable[Any]) -> str:
+    """``$.resources.crm.identifier``, ``$.history[3]``, ``$.resources['odd key']`` (JSONPath)."""
+    text = "$"
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+            text += f".{part}"
+        else:
+            text += f"[{json.dumps(part)}]"
+    return text
+
+
+def _shortened(message: str, limit: int = 200) -> str:
+    return message if len(message) <= limit else message[:limit] + "..."
 
 
 def next_version(current: StackState | None, state: StackState, location: str, *, force: bool = False
@@ -218,7 +308,10 @@ class StateRecorder:
         self._stored = 0
         self.state = state
 
-    def _change(self, change: Callable[[StackState], StackState | None]) -> None:
+    def _change(self, change: Callable[[StackState], StackState | None],
+                undo: Callable[[StackState], StackState] | None = None) -> None:
+        """Make ``change`` and store it; when the write fails, ``undo`` takes it back out of memory before any
+        other write can carry it (a failed write leaves the stored state as it was, and raises)."""
         with self._lock:
             changed = change(self.state)
             if changed is None:
@@ -231,13 +324,26 @@ class StateRecorder:
                 return  # an earlier write already carried this change
             with self._lock:
                 snapshot, upto = self.state, self._changes
-            written = self._backend.write(snapshot)
+            try:
+                written = self._backend.write(snapshot)
+            except StateError:
+                if undo is not None:
+                    with self._lock:
+                        self.state = undo(self.state)
+                raise
             with self._lock:
                 self.state = replace(self.state, serial=written.serial)
                 self._stored = upto
 
     def begin(self, intent: Intent) -> None:
-        self._change(lambda state: replace(state, pending={**state.pending, intent.resource: intent}))
+        """Record ``intent``; if that fails the call must not be made, and the intent must not be stored later
+        by another worker's write (it would name a call that never happened)."""
+        def undo(state: StackState) -> StackState:
+            if state.pending.get(intent.resource) is not intent:
+                return state
+            return replace(state, pending={k: v for k, v in state.pending.items() if k != intent.resource})
+
+        self._change(lambda state: replace(state, pending={**state.pending, intent.resource: intent}), undo)
 
     def record(self, resource: ResourceState, event: str = "") -> None:
         def change(state: StackState) -> StackState:

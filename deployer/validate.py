@@ -81,7 +81,7 @@ def stack_dependencies(context: StackContext) -> tuple[dict[str, frozenset[str]]
     """Declared and inferred dependencies of each active resource, and problems with them."""
     active = {spec.name: spec for spec in context.active}
     declared_anywhere = {spec.name for spec in context.manifest.resources}
-    bare_exports = _bare_exports(context)
+    bare_exports = context.bare_export_owners
     problems: list[Diagnostic] = []
     graph: dict[str, frozenset[str]] = {}
     for spec in context.active:
@@ -101,14 +101,6 @@ def stack_dependencies(context: StackContext) -> tuple[dict[str, frozenset[str]]
         graph[spec.name] = frozenset(n for n in wanted if n in active)
     problems += _export_collisions(context)
     return graph, problems
-
-
-def _bare_exports(context: StackContext) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for spec in context.active:
-        for name in spec.exports:
-            found.setdefault(name, spec.name)
-    return found
 
 
 def _export_collisions(context: StackContext) -> list[Diagnostic]:

@@ -98,8 +98,8 @@ def plan_json(plan: Plan, *, calls: dict[str, int] | None = None) -> str:
                 "identifier": c.identifier,
                 "region": c.region,
                 "properties": [
-                    {"path": p.path, "before": None if p.sensitive else p.before,
-                     "after": None if p.sensitive else p.after, "sensitive": p.sensitive,
+                    {"path": p.path, "before": None if p.sensitive else redact(p.before),
+                     "after": None if p.sensitive else redact(p.after), "sensitive": p.sensitive,
                      "forces_replacement": p.forces_replacement}
                     for p in c.properties
                 ],
@@ -225,7 +225,8 @@ def drift_view(state: StackState, drifted: list[Drift], output: str) -> str:
             "format_version": 1, "stack": state.stack, "env": state.env, "drifted": bool(drifted),
             "resources": [
                 {"resource": d.resource, "identifier": d.identifier, "deleted": d.deleted,
-                 "properties": [{"path": p.path, "applied": p.before, "live": p.after, "sensitive": p.sensitive}
+                 "properties": [{"path": p.path, "applied": None if p.sensitive else p.before,
+                                 "live": None if p.sensitive else p.after, "sensitive": p.sensitive}
                                 for p in d.properties]}
                 for d in drifted
             ],
@@ -238,8 +239,11 @@ def drift_view(state: StackState, drifted: list[Drift], output: str) -> str:
             continue
         lines.append(f"  ~ {item.resource} [{item.identifier}] changed outside this stack:")
         for prop in item.properties:
-            before = "(sensitive)" if prop.sensitive else json.dumps(prop.before, default=str)
-            lines.append(f"      {prop.path}: {before} (last applied) -> {json.dumps(prop.after, default=str)} (AWS)")
+            if prop.sensitive:
+                lines.append(f"      {prop.path}: (sensitive value changed)")
+                continue
+            before, after = json.dumps(prop.before, default=str), json.dumps(prop.after, default=str)
+            lines.append(f"      {prop.path}: {before} (last applied) -> {after} (AWS)")
     if not drifted:
         lines.append("No drift: AWS matches what was last applied.")
     lines.append("Credentials cannot be checked: AWS never returns them.")

@@ -7,7 +7,17 @@ from typing import Any
 import pytest
 
 from deployer.emulator import Emulator, Knobs
+from deployer.secrets import SECRETS
 from tests.support import FakeClock, appflow_client
+
+
+@pytest.fixture(autouse=True)
+def fresh_secrets() -> Iterator[None]:
+    """Each test starts with no registered secret: one test's values must not scrub (and so hide a leak in)
+    another's output."""
+    SECRETS.clear()
+    yield
+    SECRETS.clear()
 
 
 @pytest.fixture

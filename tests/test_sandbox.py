@@ -43,7 +43,7 @@ ATTEMPTS = [
     ("class-mro-subclasses", "'{{ \"\".__class__.__mro__[1].__subclasses__() }}'",
      "not allowed in a template: access to attribute '__class__' of 'str' object is unsafe"),
     ("range-globals", "'{{ range.__init__.__globals__ }}'",
-     "not allowed in a template: access to attribute '__init__' of 'type' object is unsafe"),
+     "not allowed in a template: access to attribute '__init__' of 'function' object is unsafe"),
     ("self-reference", "'x{{ self.__init__.__globals__ }}'", "not allowed in a template"),
     ("environment-variable", "'{{ AWS_SECRET_ACCESS_KEY }}'", "undefined variable 'AWS_SECRET_ACCESS_KEY'"),
     ("environment-under-vars", "'{{ vars.AWS_SECRET_ACCESS_KEY }}'", "undefined name 'AWS_SECRET_ACCESS_KEY'"),

@@ -36,6 +36,11 @@ class StateBackend(Protocol):
         and a lost race (always)."""
         ...
 
+    def restore(self, *, stack: str, env: str, force: bool = False) -> tuple[StackState, str | None]:
+        """Put the previous version back in place of a missing or unreadable state (``force``: of any state);
+        returns it and where the replaced one was kept. A backend that cannot raises a StateError saying how."""
+        ...
+
 
 def open_backend(location: str | Path, *, stack: str, env: str, client_for: ClientFor | None,
                  region: str | None = None) -> StateBackend:

@@ -10,6 +10,7 @@ overwriting. Keep bucket versioning on: every version of the state stays recover
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict
@@ -19,7 +20,7 @@ import botocore.exceptions
 
 from deployer.errors import StackError, StateError
 from deployer.lock import LockInfo
-from deployer.state import StackState, next_version
+from deployer.state import MAX_STATE_BYTES, StackState, next_version
 
 ClientFor = Callable[[str, str], Any]
 _PRECONDITION = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
@@ -56,16 +57,32 @@ class S3Backend:
     def read(self) -> StackState | None:
         try:
             answer = self._client().get_object(Bucket=self.bucket, Key=self.key)
+            with contextlib.closing(answer["Body"]) as body:
+                # at most one byte past the largest state: from_json reports the excess without holding it all
+                data = body.read(MAX_STATE_BYTES + 1)
         except botocore.exceptions.ClientError as error:
             if _code(error) in _MISSING:
                 self._etag, self._seen = "", None
                 return None
             raise StateError(f"{self.location}: cannot read the state: {_code(error)}; check the bucket name, the "
                              "region and s3:GetObject permission") from None
-        text = answer["Body"].read().decode("utf-8")
-        state = StackState.from_json(text, self.location)
+        except botocore.exceptions.BotoCoreError as error:
+            raise StateError(f"{self.location}: cannot read the state: {error}") from None
+        state = StackState.from_json(data, self.location, recovery=self.recovery())
         self._etag, self._seen = answer["ETag"], state
         return state
+
+    def recovery(self) -> str:
+        """How to get a good state back: there is no backup object beside it; bucket versioning keeps every version."""
+        return (f"With bucket versioning on, every earlier version of the state is kept: list them "
+                f"with `aws s3api list-object-versions --bucket {self.bucket} --prefix {self.key}` and restore one "
+                f"with `aws s3api copy-object --bucket {self.bucket} --key {self.key} --copy-source "
+                f"'{self.bucket}/{self.key}?versionId=VERSION_ID'` (without versioning, put a good copy in place "
+                f"with `aws s3 cp FILE {self.location}`)")
+
+    def restore(self, *, stack: str, env: str, force: bool = False) -> tuple[StackState, str | None]:
+        raise StateError(f"{self.location}: `stack state restore` puts back a local state file's backup; S3 state "
+                         "has none. " + self.recovery())
 
     def write(self, state: StackState, *, force: bool = False) -> StackState:
         if self._etag is None:
@@ -83,6 +100,11 @@ class S3Backend:
                                  "was overwritten. Run the command again") from None
             raise StateError(f"{self.location}: cannot write the state: {_code(error)}; check s3:PutObject "
                              "permission") from None
+        except botocore.exceptions.BotoCoreError as error:
+            # no answer: the object is the old one, or (if the request got through) this one; the next read tells
+            self._etag = None
+            raise StateError(f"{self.location}: cannot write the state: {error}; run the command again: it "
+                             "carries on from the stored state and its intent journal") from None
         self._etag, self._seen = answer["ETag"], written
         return written
 

@@ -6,8 +6,9 @@
         client = boto3.client("appflow", endpoint_url=emulator.endpoint, region_name="us-east-1")
 
 ``stack emulator`` runs the same server until interrupted. The modules behind it:
-``server`` (HTTP and the wire format), ``service`` (the operations), ``store``
-(SQLite), ``knobs`` (latency, throttling, faults).
+``server`` (connections, framing, the worker pool), ``wire`` (HTTP messages, the
+rest-json format, ``Limits`` on what a client may ask), ``service`` (the operations),
+``store`` (SQLite), ``knobs`` (latency, throttling, faults).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from deployer.emulator.knobs import CallStats, Clock, Knobs
 from deployer.emulator.server import EmulatorServer
 from deployer.emulator.service import AppFlowService
 from deployer.emulator.store import Store
+from deployer.emulator.wire import Limits
 
-__all__ = ["Emulator", "Knobs"]
+__all__ = ["Emulator", "Knobs", "Limits"]
 
 
 class Emulator:
@@ -38,11 +40,12 @@ class Emulator:
         port: int = 0,
         clock: Clock = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        limits: Limits | None = None,
     ) -> None:
         self.knobs = knobs or Knobs()
         self._store = Store(data_dir)
         self.service = AppFlowService(self._store, self.knobs, clock, sleep)
-        self._server = EmulatorServer((host, port), self.service)
+        self._server = EmulatorServer((host, port), self.service, limits)
         self._thread: threading.Thread | None = None
 
     @property

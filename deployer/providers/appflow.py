@@ -16,6 +16,7 @@ import botocore.exceptions
 from deployer.aws import Clients
 from deployer.errors import AwsError, ResourceNotFound
 from deployer.providers import Live
+from deployer.redact import redact_echo
 from deployer.retry import RetryPolicy
 from deployer.schema import TYPE_NAME
 
@@ -123,7 +124,7 @@ def _call(operation: str, resource: str, method: Callable[..., Any], **arguments
         return method(**arguments)
     except botocore.exceptions.ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", "Unknown"))
-        message = error.response.get("Error", {}).get("Message", "")
+        message = redact_echo(str(error.response.get("Error", {}).get("Message", "")))
         kind = ResourceNotFound if code == "ResourceNotFoundException" else AwsError
         raise kind(f"{operation} failed for '{resource}': {code}: {message}", code=code, operation=operation,
                    resource=resource) from None
