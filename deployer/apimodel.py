@@ -68,6 +68,12 @@ def input_shape(operation_name: str) -> StructureShape:
     return shape
 
 
+def output_members(operation_name: str) -> list[str]:
+    """The members of the operation's output; none means AWS answers with an empty body."""
+    output = operation(operation_name).output_shape
+    return list(output.members) if isinstance(output, StructureShape) else []
+
+
 def shape(name: str) -> Shape:
     return appflow_model().shape_for(name)
 
@@ -156,14 +162,34 @@ def _check_structure(model_shape: StructureShape, value: dict[str, Any], path: A
     members = model_shape.members
     found: list[Violation] = []
     for name in model_shape.required_members:
-        if name not in value:
+        if value.get(name) is None:  # JSON null is "absent", for required members too (AWS: "must not be null")
             found.append(Violation((*path, name), "required member is missing", f"add '{name}'"))
     for name, item in value.items():
         if name not in members:
             found.append(Violation((*path, name), "unknown member", suggest(str(name), list(members))))
             continue
-        found += check_value(members[name], item, (*path, name))
+        if item is not None:
+            found += check_value(members[name], item, (*path, name))
     return found
+
+
+def without_nulls(model_shape: Shape, value: Any) -> Any:
+    """``value`` with every null structure member dropped, at any depth: in AWS's JSON protocols a null
+    member is an absent one (AWS's own sample requests send ``"kmsArn": null``). Null list items and
+    map values are kept; they are not members, and ``check_value`` refuses them. Unknown members are
+    kept too, so that ``check_value`` still names them."""
+    if isinstance(model_shape, StructureShape) and isinstance(value, dict):
+        members = model_shape.members
+        return {
+            name: without_nulls(members[name], item) if name in members else item
+            for name, item in value.items()
+            if item is not None or name not in members
+        }
+    if isinstance(model_shape, ListShape) and isinstance(value, list):
+        return [without_nulls(model_shape.member, item) for item in value]
+    if isinstance(model_shape, MapShape) and isinstance(value, dict):
+        return {key: without_nulls(model_shape.value, item) for key, item in value.items()}
+    return value
 
 
 def _check_size(model_shape: Shape, size: int, path: ApiPath, unit: str) -> list[Violation]:
@@ -191,7 +217,8 @@ def _check_string(model_shape: Shape, value: str, path: ApiPath, sensitive: bool
         return [violation(f"is {len(value)} characters long, longer than the maximum of {high}")]
     pattern = meta.get("pattern")
     if pattern and not compiled_pattern(pattern).fullmatch(value):
-        return [violation("does not match the required pattern", f"the whole value must match {pattern}")]
+        hint = ", where \\w is A-Z, a-z, 0-9 or _" if "\\w" in pattern else ""  # not any letter, as in Python
+        return [violation("does not match the required pattern", f"the whole value must match {pattern}{hint}")]
     return []
 
 
@@ -206,4 +233,94 @@ def _check_range(model_shape: Shape, value: float, path: ApiPath) -> list[Violat
 
 @functools.cache
 def compiled_pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    """A model pattern as a Python regex with the model's meaning.
+
+    Model patterns are ECMA-262 regexes (the Smithy ``@pattern`` dialect), and Python's ``re`` reads
+    several of their escapes differently: its ``\\w`` and ``\\d`` match any Unicode letter or digit
+    (``café-名前`` would pass ``[\\w/!@#+=.-]+``), its ``\\s`` is ``str.isspace`` (which takes
+    U+001C-U+001F and U+0085 but not U+FEFF), its ``.`` stops only at ``\\n`` and its ``$`` also
+    matches before a final newline. So: ``re.ASCII`` for ``\\w \\W \\d \\D \\b \\B`` (ECMAScript's are
+    ASCII), ``\\s``/``\\S`` spelt out as ECMAScript's WhiteSpace and LineTerminator set, ``.`` as
+    "not a line terminator", ``$`` as the end of the value, and a surrogate pair of ``\\u`` escapes
+    (``\\uD800\\uDC00``, as in the Glue name patterns) as the one code point it encodes, as in
+    ECMAScript's Unicode mode, since JSON decoding gives Python code points, not UTF-16 units.
+    """
+    return re.compile(ecmascript_to_python(pattern), re.ASCII)
+
+
+# ECMA-262 WhiteSpace (TAB VT FF SP NBSP ZWNBSP and category Zs) and LineTerminator (LF CR LS PS).
+_ECMA_SPACE = (
+    (0x09, 0x0D), (0x20, 0x20), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A), (0x2028, 0x2029),
+    (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000), (0xFEFF, 0xFEFF),
+)
+_ECMA_LINE_END = ((0x0A, 0x0A), (0x0D, 0x0D), (0x2028, 0x2029))
+_UNICODE_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
+
+
+def _complement(ranges: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    found: list[tuple[int, int]] = []
+    start = 0
+    for low, high in ranges:
+        if low > start:
+            found.append((start, low - 1))
+        start = high + 1
+    return (*found, (start, 0x10FFFF))
+
+
+def _class_items(ranges: tuple[tuple[int, int], ...]) -> str:
+    """Ranges of code points as the inside of a character class, valid inside another class too."""
+    return "".join(f"\\U{low:08x}" if low == high else f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges)
+
+
+_TRANSLATIONS = {
+    "s": _class_items(_ECMA_SPACE),
+    "S": _class_items(_complement(_ECMA_SPACE)),
+}
+
+
+def _surrogate_pair(pattern: str, index: int) -> int | None:
+    """The code point of a ``\\uHHHH\\uLLLL`` surrogate pair at ``index``, if one is there."""
+    high, low = _UNICODE_ESCAPE.match(pattern, index), _UNICODE_ESCAPE.match(pattern, index + 6)
+    if high is None or low is None:
+        return None
+    high_unit, low_unit = int(high[1], 16), int(low[1], 16)
+    if not (0xD800 <= high_unit <= 0xDBFF and 0xDC00 <= low_unit <= 0xDFFF):
+        return None
+    return 0x10000 + ((high_unit - 0xD800) << 10) + (low_unit - 0xDC00)
+
+
+def ecmascript_to_python(pattern: str) -> str:
+    """The ECMA-262 ``pattern`` in Python ``re`` syntax, to compile with ``re.ASCII`` (see ``compiled_pattern``)."""
+    out: list[str] = []
+    in_class = False
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            escaped = pattern[index + 1]
+            code_point = _surrogate_pair(pattern, index)
+            if code_point is not None:
+                out.append(f"\\U{code_point:08x}")
+                index += 12
+                continue
+            if escaped in _TRANSLATIONS:
+                items = _TRANSLATIONS[escaped]
+                out.append(items if in_class else f"[{items}]")
+            else:
+                out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+            out.append(char)
+        elif char == "[":
+            in_class = True
+            out.append(char)
+        elif char == ".":
+            out.append(f"[^{_class_items(_ECMA_LINE_END)}]")
+        elif char == "$":
+            out.append(r"\Z")
+        else:
+            out.append(char)
+        index += 1
+    return "".join(out)

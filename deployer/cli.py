@@ -16,12 +16,13 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from deployer import __version__
-from deployer.apply import Outcome
+from deployer.apply import ApplyResult, Outcome
 from deployer.aws import AwsSettings
 from deployer.errors import ManifestError, StackError
 from deployer.plan import Action, Change, Plan
@@ -83,7 +84,11 @@ class _Default(str):
     """An option's default, told apart from the same value given on the command line."""
 
 
-def _common() -> _Parser:
+OUTPUTS = ("text", "json", "markdown")
+RENDER_OUTPUTS = (*OUTPUTS, "cloudformation", "cloudformation-json")
+
+
+def _common(outputs: tuple[str, ...] = OUTPUTS) -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument("stack_dir", type=Path, metavar="STACK_DIR", help="directory holding stack.yaml")
     common.add_argument("--env", type=_env_name, default=_Default("dev"), help="environment to work on (default: dev)")
@@ -98,8 +103,9 @@ def _common() -> _Parser:
                         "default: STACK_DIR/.stack/state/ENV.json; with --local, in .stack/local)")
     common.add_argument("--region", help="region for resources whose manifest names none")
     common.add_argument("--profile", help="AWS profile to use")
-    common.add_argument("--output", choices=("text", "json", "markdown"), default="text",
-                        help="output format (markdown: for pull-request comments, plan and drift)")
+    template = "; cloudformation, cloudformation-json: a CloudFormation template" if outputs != OUTPUTS else ""
+    common.add_argument("--output", choices=outputs, default="text",
+                        help=f"output format (markdown: for pull-request comments, plan and drift{template})")
     common.add_argument("--no-color", action="store_true", help="no colour (also: NO_COLOR set)")
     common.add_argument("--debug", action="store_true", help="show tracebacks and the AWS calls made")
     common.add_argument("--max-attempts", type=_number(int, 1), metavar="N",
@@ -125,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", parents=[common], help="check the stack; makes no network call")
     validate.set_defaults(run=_run_validate)
 
-    render = commands.add_parser("render", parents=[common],
+    render = commands.add_parser("render", parents=[_common(RENDER_OUTPUTS)],
                                  help="show the rendered resources, CloudFormation and API shape, credentials redacted")
     render.set_defaults(run=_run_render)
 
@@ -181,8 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     skeleton = commands.add_parser("skeleton", help="print a ready-to-fill manifest for a resource type")
     skeleton.add_argument("type", metavar="TYPE", help="AWS::AppFlow::ConnectorProfile")
-    skeleton.add_argument("--connector", help="only this connector's blocks (e.g. Salesforce)")
+    skeleton.add_argument("--connector", action="append", default=[], metavar="NAME",
+                          help="a resource for this connector (e.g. Salesforce); repeatable")
     skeleton.set_defaults(run=_run_skeleton)
+
+    init = commands.add_parser("init", help="start a stack: stack.yaml, environments/dev.yaml and .gitignore in DIR")
+    init.add_argument("stack_dir", type=Path, metavar="DIR", help="directory of the new stack (created if needed)")
+    init.add_argument("--connector", action="append", default=[], metavar="NAME",
+                      help="a resource for this connector (e.g. Salesforce); repeatable, as for skeleton")
+    init.set_defaults(run=_run_init)
 
     _add_state(commands, common)
     _add_emulator(commands)
@@ -261,7 +274,8 @@ def _options(args: argparse.Namespace) -> Options:
     from deployer.engine import Options
 
     inputs = Inputs(env=args.env, cli_vars=dict(args.vars), var_files=tuple(args.var_files), environ=dict(os.environ),
-                    default_region=args.region)
+                    # offline commands (validate, render) see the region as the AWS ones do; those use their session's
+                    default_region=args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
     aws = AwsSettings(profile=args.profile, region=args.region)
     return Options(inputs=inputs, state_location=args.state or os.environ.get("STACK_STATE"), aws=aws,
                    local=args.local,
@@ -289,6 +303,12 @@ def _run_render(args: argparse.Namespace) -> int:
     from deployer.views import rendered_json, rendered_yaml
 
     desired = validate_offline(args.stack_dir, _options(args))
+    if args.output in ("cloudformation", "cloudformation-json"):
+        from deployer.cloudformation import build_template, template_json, template_yaml
+
+        template = build_template(desired)
+        print(template_json(template) if args.output == "cloudformation-json" else template_yaml(template), end="")
+        return EXIT_OK
     print(rendered_json(desired) if args.output == "json" else rendered_yaml(desired), end="")
     return EXIT_OK
 
@@ -328,7 +348,9 @@ def _save_plan(args: argparse.Namespace, engine: Engine, planned: Planned) -> No
     from deployer.views import plan_json
 
     if planned.recovered:
-        raise StackError("an interrupted run left work to recover; run `stack deploy` (or plan without -o) first")
+        raise StackError("an interrupted run left work to recover; run "
+                         f"{engine.invocation.command('deploy', renders=True)} (or plan without -o) first"
+                         + engine.invocation.withheld())
     stack_dir = args.stack_dir.resolve()
     bases = [base for base in (git_toplevel(stack_root(stack_dir)), Path.cwd()) if base is not None]
     context = planned.desired.context
@@ -337,15 +359,22 @@ def _save_plan(args: argparse.Namespace, engine: Engine, planned: Planned) -> No
                             sources=digest_sources(context, args.var_files), variables=public_variables(context),
                             local=args.local, adopt=args.adopt)
     write_saved_plan(saved, json.loads(plan_json(planned.plan)), args.out)
-    print(f"Saved the plan to {args.out}. Apply exactly it with: stack apply {args.out}", file=sys.stderr)
+    print(f"Saved the plan to {args.out}. Apply exactly it with {engine.invocation.apply_command(str(args.out))}"
+          + engine.invocation.withheld(), file=sys.stderr)
 
 
 def _run_apply(args: argparse.Namespace) -> int:
+    with _event_stream(args) as events:
+        return _apply_saved(args, events)
+
+
+def _apply_saved(args: argparse.Namespace, events: _Events | None) -> int:
     from deployer.digest import digest_sources
     from deployer.engine import Engine, Options, git_toplevel
     from deployer.saved_plan import find_stack, read_saved_plan, staleness
-    from deployer.views import apply_summary, plan_text
+    from deployer.views import plan_text
 
+    human = sys.stderr if events else sys.stdout
     saved = read_saved_plan(args.plan_file)
     here = Path.cwd()
     stack_dir = find_stack(saved, [base for base in (git_toplevel(here), here) if base is not None])
@@ -363,15 +392,12 @@ def _run_apply(args: argparse.Namespace) -> int:
         if reasons:
             raise StackError(f"{args.plan_file} is stale, nothing was applied: " + "; ".join(reasons) +
                              ". Plan again and review the new plan")
-        print(plan_text(planned.plan, color=_color(args, sys.stdout)))
-        progress = _Progress(sys.stdout, sum(c.action is not Action.NOOP for c in planned.plan.changes))
-        result = engine.apply(planned, hooks=progress)
-        progress.close()
+        if events:
+            events.plan(planned.plan)
+        print(plan_text(planned.plan, color=_color(args, human)), file=human)
+        result = _carry_out(engine, planned, events, human)
         _debug_calls(args, engine.calls)
-    print(apply_summary(result))
-    for outcome in result.failed:
-        print(f"Error: {outcome.resource}: {outcome.message}", file=sys.stderr)
-    return EXIT_ERROR if result.failed else EXIT_OK
+    return _finish(result, events, human)
 
 
 def _run_drift(args: argparse.Namespace) -> int:
@@ -395,6 +421,11 @@ def _run_envs(args: argparse.Namespace) -> int:
 
 
 def _run_promote(args: argparse.Namespace) -> int:
+    with _event_stream(args) as events:
+        return _promote(args, events)
+
+
+def _promote(args: argparse.Namespace, events: _Events | None) -> int:
     from dataclasses import replace
 
     from deployer.engine import Engine, load_stack
@@ -403,72 +434,107 @@ def _run_promote(args: argparse.Namespace) -> int:
     options = _options(args)
     source = replace(options, inputs=replace(options.inputs, env=args.source))
     with Engine(args.stack_dir, source) as engine:
-        state, digest = engine.check_promotable()
-    provenance = {"env": args.source, "digest": digest, "commit": state.deployment.get("commit")}
+        state, _ = engine.check_promotable()
+    deployed = state.deployment  # what the source runs: its digest is the one the manifest has now
+    provenance = {"env": args.source, "digest": deployed.get("digest"), "commit": deployed.get("commit")}
+    if "dirty" in deployed:
+        provenance["dirty"] = deployed["dirty"]
     args.env = args.target
-    return _apply(args, destroy=False, promoted_from=provenance)
+    return _apply(args, destroy=False, promoted_from=provenance, events=events)
 
 
 def _run_deploy(args: argparse.Namespace) -> int:
-    return _apply(args, destroy=False)
+    with _event_stream(args) as events:
+        return _apply(args, destroy=False, events=events)
 
 
 def _run_destroy(args: argparse.Namespace) -> int:
-    return _apply(args, destroy=True)
+    with _event_stream(args) as events:
+        return _apply(args, destroy=True, events=events)
 
 
-def _apply(args: argparse.Namespace, *, destroy: bool, promoted_from: dict[str, Any] | None = None) -> int:
+def _apply(args: argparse.Namespace, *, destroy: bool, promoted_from: dict[str, Any] | None = None,
+           events: _Events | None = None) -> int:
+    """Plan, show, confirm, apply. With ``events`` (--output json) stdout gets JSON Lines only and the human
+    text (plan, progress, summary) goes to stderr."""
     from deployer.engine import Engine, blocked_message, validate_offline
-    from deployer.views import apply_summary, plan_json
+    from deployer.views import plan_text
 
     verb = "destroy" if destroy else "deploy"
+    human = sys.stderr if events else sys.stdout
     validate_offline(args.stack_dir, _options(args))  # a broken manifest neither locks nor calls
     with Engine(args.stack_dir, _options(args)) as engine:
         with engine.locked(verb) as taken_over:
             if taken_over is not None:
-                print(f"Warning: took over a lock whose run is gone: {taken_over.describe()}", file=sys.stderr)
+                warning = f"took over a lock whose run is gone: {taken_over.describe()}"
+                print(f"Warning: {warning}", file=sys.stderr)
+                if events:
+                    events.emit("warning", message=warning)
             planned = engine.plan(destroying=destroy, record_recovery=True)
             for note in planned.recovered:
                 print(f"Recovered: {note}", file=sys.stderr)
-            if args.output == "json":
-                print(plan_json(planned.plan), file=sys.stderr)
+                if events:
+                    events.emit("recovered", message=note)
+            if events:
+                events.plan(planned.plan)
+                print(plan_text(planned.plan, color=_color(args, human)), file=human)
             else:
                 print(_plan_view(args, planned.plan))
             if planned.plan.blocked:
                 raise StackError(blocked_message(planned.plan) + "; nothing was applied")
             if not planned.plan.has_changes:
-                engine.apply(planned, promoted_from=promoted_from)  # records state-only updates
+                result = engine.apply(planned, promoted_from=promoted_from)  # records state-only updates
                 _debug_calls(args, engine.calls)
+                if events:
+                    events.summary(result)
                 return EXIT_OK
-            if not args.auto_approve and not _confirm(verb):
+            if promoted_from:
+                rerun = engine.invocation.command("promote", "--from", promoted_from["env"], "--to", args.target,
+                                                  "--auto-approve", renders=True)
+            else:
+                rerun = engine.invocation.command(verb, "--auto-approve", renders=True)
+            if not args.auto_approve and not _confirm(verb, rerun + engine.invocation.withheld(), human):
+                if events:
+                    events.emit("error", message=f"{verb} cancelled; nothing was changed")
                 return EXIT_ERROR
-            progress = _Progress(sys.stdout, sum(c.action is not Action.NOOP for c in planned.plan.changes))
             started = time.perf_counter()
-            result = engine.apply(planned, hooks=progress, promoted_from=promoted_from)
-            progress.close()
+            result = _carry_out(engine, planned, events, human, promoted_from=promoted_from)
             if args.debug:
                 print(f"debug: apply took {time.perf_counter() - started:.2f} s", file=sys.stderr)
             _debug_calls(args, engine.calls)
-    print(apply_summary(result))
-    if result.failed:
-        for outcome in result.failed:
-            print(f"Error: {outcome.resource}: {outcome.message}", file=sys.stderr)
-        return EXIT_ERROR
-    return EXIT_OK
+    return _finish(result, events, human)
+
+
+def _carry_out(engine: Engine, planned: Planned, events: _Events | None, human: TextIO, *,
+               promoted_from: dict[str, Any] | None = None) -> ApplyResult:
+    progress = _Progress(human, sum(c.action is not Action.NOOP for c in planned.plan.changes))
+    if events:
+        events.progress = progress
+    result = engine.apply(planned, hooks=events or progress, promoted_from=promoted_from)
+    progress.close()
+    return result
+
+
+def _finish(result: ApplyResult, events: _Events | None, human: TextIO) -> int:
+    from deployer.views import apply_summary
+
+    print(apply_summary(result), file=human)
+    for outcome in result.failed:
+        print(f"Error: {outcome.resource}: {outcome.message}", file=sys.stderr)
+    if events:
+        events.summary(result)
+    return EXIT_ERROR if result.failed else EXIT_OK
 
 
 def _run_state_list(args: argparse.Namespace) -> int:
     from deployer.engine import Engine
+    from deployer.views import state_list_view
 
     with Engine(args.stack_dir, _options(args)) as engine:
         state = engine.state()
-    if args.output == "json":
-        import json
-
-        print(json.dumps(sorted(state.resources)))
-        return EXIT_OK
-    for name, resource in sorted(state.resources.items()):
-        print(f"{name}\t{resource.type}\t{resource.identifier}\t{resource.region}")
+    listed = state_list_view(state, json_output=args.output == "json")
+    if listed:
+        print(listed)
     return EXIT_OK
 
 
@@ -557,8 +623,9 @@ def _run_state_restore(args: argparse.Namespace) -> int:
         location = engine.backend.location
     aside = f" The file that was there is kept as {kept}." if kept else ""
     print(f"Restored {location} from its backup (serial {restored.serial}, lineage {restored.lineage}).{aside} "
-          "Run `stack plan` to see what it makes of AWS: a profile created by the last run may show as blocked "
-          "(import it or deploy --adopt).")
+          f"Run {engine.invocation.command('plan', renders=True)} to see what it makes of AWS: a profile created by "
+          "the last run may show as blocked (import it or deploy --adopt, as the plan says)."
+          + engine.invocation.withheld())
     return EXIT_OK
 
 
@@ -571,14 +638,94 @@ def _run_state_unlock(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _confirm(verb: str) -> bool:
+def _confirm(verb: str, rerun: str, stream: TextIO) -> bool:
+    """Ask on the terminal, the question on ``stream`` (stderr when stdout is JSON Lines); ``rerun``: the same
+    command with --auto-approve."""
     if not sys.stdin.isatty():
-        raise StackError(f"no terminal to confirm the {verb}: review the plan, then run again with --auto-approve")
-    answer = input(f"\nDo you want to {verb}? Only 'yes' will be accepted: ")
+        raise StackError(f"no terminal to confirm the {verb}: review the plan, then run again with --auto-approve: "
+                         f"{rerun}")
+    print(f"\nDo you want to {verb}? Only 'yes' will be accepted: ", end="", file=stream, flush=True)
+    answer = input()
     if answer.strip() != "yes":
-        print(f"{verb.capitalize()} cancelled; nothing was changed.")
+        print(f"{verb.capitalize()} cancelled; nothing was changed.", file=stream)
         return False
     return True
+
+
+@contextmanager
+def _event_stream(args: argparse.Namespace) -> Iterator[_Events | None]:
+    """With --output json, deploy, destroy, apply and promote write JSON Lines only on stdout (the human text goes
+    to stderr); a run that stops on an error ends with an ``error`` event."""
+    if args.output != "json":
+        yield None
+        return
+    events = _Events(sys.stdout)
+    try:
+        yield events
+    except StackError as error:
+        problems = [d.render() for d in error.diagnostics] if isinstance(error, ManifestError) else []
+        events.emit("error", message=str(error), **({"problems": problems} if problems else {}))
+        raise
+
+
+class _Events:
+    """Apply's events as JSON Lines on ``stream`` (see ``views.event_line`` and the README's table), each passed on
+    to ``progress``, the human lines. Workers report concurrently; one write per line keeps lines whole, and a
+    closed output never stops the apply."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream: TextIO | None = stream
+        self.progress: _Progress | None = None
+        self._lock = threading.Lock()
+        self._resources: dict[str, str] = {}  # profile name -> resource, for retries (which know the name)
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        from datetime import datetime, timezone
+
+        from deployer.views import event_line
+
+        line = event_line(kind, datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **fields)
+        with self._lock:
+            if self.stream is None:
+                return
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except OSError:
+                self.stream = None
+
+    def plan(self, plan: Plan) -> None:
+        from deployer.views import plan_document
+
+        self._resources = {c.identifier: c.resource for c in plan.changes if c.identifier}
+        self.emit("plan", plan=plan_document(plan))
+
+    def started(self, change: Change) -> None:
+        from deployer.views import change_fields
+
+        if change.action is not Action.NOOP:
+            self.emit("change_started", **change_fields(change))
+        if self.progress:
+            self.progress.started(change)
+
+    def finished(self, outcome: Outcome) -> None:
+        from deployer.views import outcome_fields
+
+        if outcome.action is not Action.NOOP:
+            self.emit("change_finished", **outcome_fields(outcome))
+        if self.progress:
+            self.progress.finished(outcome)
+
+    def retried(self, operation: str, identifier: str, attempt: int) -> None:
+        self.emit("retry", resource=self._resources.get(identifier), identifier=identifier, operation=operation,
+                  attempt=attempt)
+        if self.progress:
+            self.progress.retried(operation, identifier, attempt)
+
+    def summary(self, result: ApplyResult) -> None:
+        from deployer.views import summary_fields
+
+        self.emit("summary", **summary_fields(result))
 
 
 class _Progress:
@@ -647,6 +794,15 @@ def _run_skeleton(args: argparse.Namespace) -> int:
     from deployer.skeleton import skeleton
 
     print(skeleton(args.type, args.connector), end="")
+    return EXIT_OK
+
+
+def _run_init(args: argparse.Namespace) -> int:
+    from deployer.scaffold import ENV_FILE, scaffold, write_scaffold
+
+    written = write_scaffold(args.stack_dir, scaffold(args.stack_dir.resolve().name, args.connector))
+    print(f"Created {', '.join(str(path) for path in written)}.")
+    print(f"Next: fill in {args.stack_dir / ENV_FILE}, then run `stack validate {args.stack_dir}`.")
     return EXIT_OK
 
 

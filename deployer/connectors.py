@@ -10,6 +10,7 @@ the stack validator alike. Paths and names are in API spelling.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from botocore.model import StructureShape
@@ -70,6 +71,15 @@ def profile_types() -> tuple[str, ...]:
     return tuple(t for t in connector_types() if connector_key(t) is not None)
 
 
+def first_credentials(key: str) -> dict[str, str | None]:
+    """The credential members (API names) of the first way a connector can authenticate, beyond the model's
+    required ones, each with a preset value or None: what a skeleton asks for. A custom connector: BASIC."""
+    if key == "CustomConnector":
+        return {"authenticationType": "BASIC", _CUSTOM_AUTH_MEMBER["BASIC"]: None}
+    alternatives = _NEEDED_CREDENTIALS.get(key)
+    return dict.fromkeys(alternatives[0]) if alternatives else {}
+
+
 def has_block(connector_type: str, block: str) -> bool:
     key = connector_key(connector_type)
     return key is not None and key in _block_members(block)
@@ -96,8 +106,11 @@ def check_connector_rules(
     *,
     creating: bool,
     base: ApiPath = (),
+    spell: Callable[[ApiPath], str] | None = None,
 ) -> list[Violation]:
-    """Violations of AppFlow's per-connector rules by one request's type, label and config."""
+    """Violations of AppFlow's per-connector rules by one request's type, label and config. ``spell`` names the
+    member at the end of a path in fixes (the stack validator's: CloudFormation's name); default: the API's."""
+    name = spell or (lambda path: str(path[-1]))
     if connector_type not in connector_types():
         return []  # the model check reports the bad enum value
     key = connector_key(connector_type)
@@ -117,7 +130,7 @@ def check_connector_rules(
                                "add the label of the registered custom connector"))
     if connector_type != "CustomConnector" and connector_label:
         found.append(Violation((*base, "connectorLabel"), "only allowed with connector type 'CustomConnector'",
-                               "remove connectorLabel", value=connector_label, has_value=True))
+                               f"remove {name((*base, 'connectorLabel'))}", value=connector_label, has_value=True))
     if not isinstance(config, dict):
         return found
     for block in (PROPERTIES, CREDENTIALS):
@@ -127,7 +140,7 @@ def check_connector_rules(
             if creating and needs_block(connector_type, block):
                 what = "credentials" if block == CREDENTIALS else "properties"
                 found.append(Violation(path, f"{what} for '{key}' are required to create the profile",
-                                       f"add {block}.{key}"))
+                                       f"add {name(path)}.{key}"))
             continue
         for member in content:
             if member != key:
@@ -137,7 +150,7 @@ def check_connector_rules(
             found.append(Violation((*path, key), f"required for connector type '{connector_type}'", f"add {key}"))
     credentials = (config.get(CREDENTIALS) or {}).get(key) if isinstance(config.get(CREDENTIALS), dict) else None
     if isinstance(credentials, dict):
-        found += _check_needed_credentials(key, credentials, (*base, CONFIG, CREDENTIALS, key))
+        found += _check_needed_credentials(key, credentials, (*base, CONFIG, CREDENTIALS, key), name)
     return found
 
 
@@ -147,15 +160,17 @@ def _block_fix(member: str, key: str, block: str) -> str:
     return suggest(member, [key])
 
 
-def _check_needed_credentials(key: str, credentials: dict[str, Any], path: ApiPath) -> list[Violation]:
+def _check_needed_credentials(key: str, credentials: dict[str, Any], path: ApiPath,
+                              name: Callable[[ApiPath], str]) -> list[Violation]:
     if key == "CustomConnector":
         auth = credentials.get("authenticationType")
         member = _CUSTOM_AUTH_MEMBER.get(auth) if isinstance(auth, str) else None
         if member and member not in credentials:
-            return [Violation((*path, member), f"required when authenticationType is {auth}", f"add {member}")]
+            return [Violation((*path, member), f"required when {name((*path, 'authenticationType'))} is {auth}",
+                              f"add {name((*path, member))}")]
         return []
     alternatives = _NEEDED_CREDENTIALS.get(key)
     if not alternatives or any(all(m in credentials for m in alt) for alt in alternatives):
         return []
-    options = " or ".join(" and ".join(alt) for alt in alternatives)
+    options = " or ".join(" and ".join(name((*path, m)) for m in alt) for alt in alternatives)
     return [Violation(path, f"'{key}' credentials are incomplete", f"set {options}")]

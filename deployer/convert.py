@@ -1,9 +1,14 @@
 """From CloudFormation property names to the API's request shape, driven by the API model.
 
 The converter walks an API input shape beside the manifest value. A name is
-accepted in its CloudFormation spelling (the API name with a capital first letter,
-``InstanceUrl`` -> ``instanceUrl``) or in API camelCase; ``RENAMES`` holds the names
-that differ otherwise (``KMSArn``, ``ConnectorOAuthRequest``).
+accepted in its CloudFormation spelling or in API camelCase. The CloudFormation
+name of each member comes from the resource schema, walked beside the API model
+(``_schema_names``): mostly the API name with a capital first letter (``InstanceUrl``),
+but ``KMSArn``, Salesforce's camelCase ``isSandboxEnvironment``, and ``oAuthRequest``,
+which is ``ConnectorOAuthRequest`` in most blocks and ``OAuthRequest`` in others. Every
+name a member has anywhere in the schema is accepted for it, as are members the
+schema lacks (``CodeVerifier``, Snowflake's ``PrivateKey``, ``Honeycode``): the API
+takes them, CloudFormation output cannot (``to_cfn`` reports them).
 Map members keep their keys verbatim (they are user data). ``null`` and ``""`` mean
 "not set" and are dropped, as are blocks left empty, unless the API requires the
 block. A rendered string becomes a boolean or integer where the API wants one and
@@ -17,20 +22,19 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from deployer.apimodel import ApiPath, Violation, suggest, type_name
+from deployer.apimodel import ApiPath, Violation, input_shape, suggest, type_name
 from deployer.apimodel import shape as model_shape
 from deployer.paths import KeyPath
 from deployer.render import Unknown
+from deployer.schema import connector_profile_schema
 
-# CloudFormation names that are not the API name with its first letter in upper case.
-RENAMES: Mapping[str, str] = {"KMSArn": "kmsArn", "ConnectorOAuthRequest": "oAuthRequest"}
-_REVERSE_RENAMES = {api: cfn for cfn, api in RENAMES.items()}
+CREATE_OPERATION = "CreateConnectorProfile"  # the request whose members the schema's properties are
 _INTEGER = re.compile(r"^[+-]?\d+$")
 
 
@@ -41,21 +45,97 @@ class Conversion:
     value: dict[str, Any] = field(default_factory=dict)
     origins: dict[ApiPath, KeyPath] = field(default_factory=dict)
     problems: list[Violation] = field(default_factory=list)  # paths in the manifest's spelling
+    shape: StructureShape | None = None  # the API shape converted to
 
     def user_path(self, api_path: ApiPath) -> KeyPath:
         """The manifest path for an API path; members the user did not write get their CloudFormation name."""
+        spelled = cfn_path(api_path, self.shape) if self.shape is not None else tuple(cfn_name(p) for p in api_path)
         for end in range(len(api_path), -1, -1):
             known = self.origins.get(api_path[:end])
             if known is not None:
-                return (*known, *(cfn_name(p) for p in api_path[end:]))
-        return tuple(cfn_name(p) for p in api_path)
+                return (*known, *spelled[end:])
+        return spelled
 
 
-def cfn_name(api_name: str | int) -> str | int:
-    """The CloudFormation spelling of an API member name."""
+def _schema_names() -> dict[tuple[str, str], str]:
+    return _schema_walk()[0]
+
+
+@functools.cache
+def _schema_walk() -> tuple[dict[tuple[str, str], str], dict[str, frozenset[str]]]:
+    """(API structure shape, member) -> the member's CloudFormation property name, for every member the
+    CloudFormation schema has, and each structure's members the schema requires: the schema walked beside the
+    create request's model.
+
+    A schema property matches the member of the same name in any case (``KMSArn``, ``isSandboxEnvironment``),
+    else the member whose shape the property's definition names (``ConnectorOAuthRequest`` is ``oAuthRequest``).
+    Read-only properties (``ConnectorProfileArn``) match no member.
+    """
+    schema = connector_profile_schema()
+    definitions = schema.get("definitions", {})
+    found: dict[tuple[str, str], str] = {}
+    required: dict[str, frozenset[str]] = {}
+    visited: set[str] = set()
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = definitions[node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    def walk(node: dict[str, Any], model: Shape) -> None:
+        node = resolve(node)
+        if isinstance(model, ListShape):
+            walk(node.get("items", {}), model.member)
+        if not isinstance(model, StructureShape) or model.name in visited:
+            return
+        visited.add(model.name)
+        by_lower = {m.lower(): m for m in model.members}
+        by_shape = {s.name: m for m, s in model.members.items()}
+        for name, child in node.get("properties", {}).items():
+            definition = child.get("$ref", "").rsplit("/", 1)[-1]
+            member = by_lower.get(name.lower()) or by_shape.get(definition)
+            if member is not None:
+                found.setdefault((model.name, member), name)
+                walk(child, model.members[member])
+        required[model.name] = frozenset(m for m in model.members if found.get((model.name, m)) in
+                                         node.get("required", ()))
+
+    walk(schema, input_shape(CREATE_OPERATION))
+    return found, required
+
+
+def required_in_cloudformation(within: StructureShape) -> frozenset[str]:
+    """The API members of ``within`` that the CloudFormation schema requires (it may differ from the model:
+    Snowflake's password, Pardot's businessUnitId)."""
+    return _schema_walk()[1].get(within.name, frozenset())
+
+
+@functools.cache
+def _names_anywhere() -> dict[str, tuple[str, ...]]:
+    """Each API member name and its CloudFormation names anywhere in the schema, the most frequent first."""
+    counts: dict[str, dict[str, int]] = {}
+    for (_, member), name in _schema_names().items():
+        counts.setdefault(member, {}).setdefault(name, 0)
+        counts[member][name] += 1
+    return {member: tuple(sorted(names, key=lambda n: -names[n])) for member, names in counts.items()}
+
+
+def in_cloudformation(within: StructureShape, member: str) -> bool:
+    """Whether the CloudFormation schema has ``within``'s API member (it lacks ``codeVerifier``, ``Honeycode``...)."""
+    return (within.name, member) in _schema_names()
+
+
+def cfn_name(api_name: str | int, within: StructureShape | None = None) -> str | int:
+    """The CloudFormation spelling of an API member of the structure ``within``; without it, the name the member
+    has in most places of the schema (top-level members have one). Members the schema lacks, and connector keys,
+    get the API name with a capital first letter."""
     if isinstance(api_name, int):
         return api_name
-    return _REVERSE_RENAMES.get(api_name, api_name[:1].upper() + api_name[1:])
+    if within is not None:
+        named = _schema_names().get((within.name, api_name))
+    else:
+        named = next(iter(_names_anywhere().get(api_name, ())), None)
+    return named or api_name[:1].upper() + api_name[1:]
 
 
 # Request members the deployer sets itself; a manifest may not.
@@ -68,7 +148,7 @@ def cfn_path(api_path: ApiPath, shape: Shape) -> KeyPath:
     current: Shape | None = shape
     for part in api_path:
         if isinstance(current, StructureShape) and isinstance(part, str):
-            spelled.append(cfn_name(part))
+            spelled.append(cfn_name(part, current))
             current = current.members.get(part)
         elif isinstance(current, MapShape):
             spelled.append(part)
@@ -89,7 +169,42 @@ def to_api(props: Mapping[str, Any], shape: StructureShape, *, not_in_api: tuple
                            withheld=DEPLOYER_MEMBERS)
     conversion.value = converted if isinstance(converted, dict) else {}
     conversion.origins[()] = ()
+    conversion.shape = shape
     return conversion
+
+
+Leaf = Callable[[Any, Shape | None, ApiPath], Any]
+
+
+def to_cfn(value: Mapping[str, Any], shape: StructureShape, leaf: Leaf | None = None
+           ) -> tuple[dict[str, Any], list[ApiPath]]:
+    """An API-shaped value (a converted request) in CloudFormation spelling, and the API paths of members the
+    schema lacks, which are kept under their capitalized API name. ``leaf`` may replace each leaf value: it gets
+    the value, its model shape and its API path."""
+    missing: list[ApiPath] = []
+
+    def walk(item: Any, model: Shape | None, api: ApiPath) -> Any:
+        if isinstance(item, dict) and isinstance(model, StructureShape):
+            out: dict[str, Any] = {}
+            for member, child in item.items():
+                if not in_cloudformation(model, member):
+                    missing.append((*api, member))
+                out[str(cfn_name(member, model))] = walk(child, model.members.get(member), (*api, member))
+            return out
+        if isinstance(item, dict):
+            child_model = model.value if isinstance(model, MapShape) else None
+            return {k: walk(v, child_model, (*api, k)) for k, v in item.items()}
+        if isinstance(item, list):
+            child_model = model.member if isinstance(model, ListShape) else None
+            return [walk(v, child_model, (*api, i)) for i, v in enumerate(item)]
+        return leaf(item, model, api) if leaf is not None else item
+
+    return walk(dict(value), shape, ()), missing
+
+
+def member_for(shape: StructureShape, key: str) -> str | None:
+    """The API member that ``key`` (in any accepted spelling) names in ``shape``, if any."""
+    return _spellings_of(shape.name).get(key)
 
 
 def _spellings(shape: StructureShape) -> dict[str, str]:
@@ -98,7 +213,7 @@ def _spellings(shape: StructureShape) -> dict[str, str]:
 
 @functools.cache
 def _spellings_of(shape_name: str) -> dict[str, str]:
-    """Accepted names of each member: the API name, the CloudFormation name, and the real renames.
+    """Accepted names of each member: the API name, its CloudFormation names, and the capitalized API name.
 
     Matching is exact otherwise, as in CloudFormation: ``InstanceURL`` is a typo of ``InstanceUrl``.
     """
@@ -108,15 +223,15 @@ def _spellings_of(shape_name: str) -> dict[str, str]:
     for member in shape.members:
         names[member] = member
         capitalized = member[:1].upper() + member[1:]
-        renamed = str(cfn_name(member))
-        # A rename that only changes case replaces the capitalized form (KMSArn, not KmsArn); one that is
-        # another word is an alias: CloudFormation says ConnectorOAuthRequest in most places, OAuthRequest in some.
-        if renamed.lower() != capitalized.lower():
+        spelled = str(cfn_name(member, shape))
+        # A CloudFormation name that only changes the case of another word replaces the capitalized form (KMSArn,
+        # not KmsArn); where the schema keeps the API's camelCase (isSandboxEnvironment) both are taken.
+        if spelled == member or spelled.lower() != capitalized.lower():
             names[capitalized] = member
-        names[renamed] = member
-    for cfn, api in RENAMES.items():
-        if api in shape.members:
-            names[cfn] = api
+        names[spelled] = member
+        # a name the member has elsewhere in the schema is an alias: ConnectorOAuthRequest and OAuthRequest
+        for alias in _names_anywhere().get(member, ()):
+            names.setdefault(alias, member)
     return names
 
 
@@ -154,7 +269,7 @@ def _structure(value: Any, shape: StructureShape, user: KeyPath, api: ApiPath, c
             continue
         member = spellings.get(key)
         if member is None or member in withheld:
-            choices = [str(cfn_name(m)) for m in shape.members if m not in withheld]
+            choices = [str(cfn_name(m, shape)) for m in shape.members if m not in withheld]
             conversion.problems.append(Violation((*user, key), "unknown property", suggest(str(key), choices)))
             continue
         if member in result:

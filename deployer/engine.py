@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,8 +25,9 @@ from deployer.convert import cfn_name
 from deployer.digest import stack_digest
 from deployer.drift import Drift, find_drift
 from deployer.errors import StackError, StateError
+from deployer.invocation import Invocation
 from deployer.local import local_cloud, local_data_dir
-from deployer.lock import LockInfo, acquire, force_unlock, release
+from deployer.lock import LockedError, LockInfo, LockStore, acquire, force_unlock, release
 from deployer.manifest import RESOURCE_NAME, Manifest, check_env_name, find_stack_file, load_manifest
 from deployer.plan import LiveIndex, Plan, build_plan
 from deployer.providers import Live
@@ -69,6 +70,20 @@ def git_commit(directory: Path) -> str | None:
     return _git(directory, "rev-parse", "HEAD")
 
 
+def git_dirty(top: Path, paths: Sequence[Path], *, ignore: Sequence[Path] = ()) -> bool:
+    """Whether any of ``paths`` (files or directories) in the Git checkout at ``top`` differs from the checked-out
+    commit: modified, staged, deleted, or untracked and not ignored. Paths outside the checkout, and ``ignore``
+    (the stack's own .stack directory: state and local cloud data), do not count."""
+    top = top.resolve()
+    inside = [p.resolve() for p in paths if p.resolve().is_relative_to(top)]
+    if not inside:
+        return False
+    specs = [p.relative_to(top).as_posix() or "." for p in inside]
+    specs += [f":(exclude){p.resolve().relative_to(top).as_posix()}" for p in ignore if p.resolve().is_relative_to(top)]
+    answer = _git(top, "status", "--porcelain", "--untracked-files=all", "--", *specs)
+    return bool(answer)
+
+
 def git_toplevel(directory: Path) -> Path | None:
     """The top-level directory of the Git checkout holding ``directory``, when there is one."""
     found = _git(directory, "rev-parse", "--show-toplevel")
@@ -81,6 +96,40 @@ def _git(directory: Path, *arguments: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return answer.stdout.strip() if answer.returncode == 0 else None
+
+
+def invocation_of(stack_dir: Path, options: Options, manifest: Manifest) -> Invocation:
+    """This run's command line, for hints: the stack directory as given and the options that matter."""
+    inputs = options.inputs
+    variables = tuple((k, v) for k, v in inputs.cli_vars.items() if isinstance(v, str))  # a saved plan's are typed
+    return Invocation(stack_dir=str(stack_dir), env=inputs.env, state=options.state_location, local=options.local,
+                      region=options.aws.region, profile=options.aws.profile,
+                      var_files=tuple(str(p) for p in inputs.var_files), variables=variables,
+                      secret=sensitive_variables(manifest, inputs.cli_vars))
+
+
+def source_version(stack_dir: Path, manifest: Manifest, var_files: Sequence[Path]) -> dict[str, Any]:
+    """Where the stack's files come from in Git: the checked-out ``commit`` (None outside a checkout) and whether
+    any of them has uncommitted changes (``dirty``). The files are the stack directory (its manifest and
+    environments/, less .stack/), the templates it reads and the --var-files, wherever they are in the checkout;
+    changes elsewhere in the repository do not count."""
+    root = stack_root(stack_dir)
+    commit = git_commit(root)
+    if commit is None:
+        return {"commit": None}
+    top = git_toplevel(root)
+    dirty = git_dirty(top, [root, *manifest.files, *var_files], ignore=[root / ".stack"]) if top else False
+    return {"commit": commit, "dirty": dirty}
+
+
+def describe_version(version: Mapping[str, Any]) -> str:
+    """``commit 1a2b3c4d5e6f with uncommitted changes, digest sha256:...``, for messages."""
+    commit = version.get("commit")
+    parts = []
+    if commit:
+        parts.append(f"commit {commit[:12]}" + (" with uncommitted changes" if version.get("dirty") else ""))
+    parts.append(f"digest {version.get('digest')}")
+    return ", ".join(parts)
 
 
 def stack_root(stack_dir: Path) -> Path:
@@ -130,8 +179,10 @@ class Engine:
         start_local = (lambda: self._exit.enter_context(local_cloud(root))) if self.options.local else None
         self.clients = Clients(self.options.aws, local_cloud=start_local)
         location = state_location(self.stack_dir, self.options, manifest)
+        self.invocation = invocation_of(self.stack_dir, self.options, manifest)
         self.backend = open_backend(location, stack=manifest.name, env=self.options.inputs.env,
-                                    client_for=self.clients.client, region=self.clients.default_region)
+                                    client_for=self.clients.client, region=self.clients.default_region,
+                                    restore_command=self.invocation.command("state restore"))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -144,11 +195,18 @@ class Engine:
     @contextmanager
     def locked(self, operation: str) -> Iterator[LockInfo | None]:
         """Hold the stack's lock; yields the dead holder whose lock was taken over, if any."""
-        lock, taken_over = acquire(self.backend.lock, operation, self.options.lock_timeout, sleep=self.options.sleep)
+        lock, taken_over = self._acquire(self.backend.lock, operation, self.invocation)
         try:
             yield taken_over
         finally:
             release(self.backend.lock, lock)
+
+    def _acquire(self, store: LockStore, operation: str, invocation: Invocation) -> tuple[LockInfo, LockInfo | None]:
+        try:
+            return acquire(store, operation, self.options.lock_timeout, sleep=self.options.sleep)
+        except LockedError as error:
+            raise LockedError(error.holder, error.waited,
+                              unlock=invocation.command("state unlock", error.holder.lock_id)) from None
 
     def _context(self) -> tuple[Manifest, StackContext, AppFlowProvider]:
         manifest = load_manifest(self.stack_dir)
@@ -178,7 +236,9 @@ class Engine:
         state = self.backend.read()
         if state is None:
             if required:
-                raise StateError(f"no state at {self.backend.location}; deploy first or check --state/--env")
+                raise StateError(f"no state at {self.backend.location}; deploy first "
+                                 f"({self.invocation.command('deploy', renders=True)}) or check --state/--env"
+                                 + self.invocation.withheld())
             return StackState.new(manifest.name, self.options.inputs.env)
         if state.stack != manifest.name or state.env != self.options.inputs.env:
             raise StackError(f"{self.backend.location} holds the state of stack '{state.stack}' environment "
@@ -201,7 +261,8 @@ class Engine:
         state = reconciled.state
         if reconciled.notes and record_recovery:
             state = self.backend.write(state)
-        plan = build_plan(desired, state, live, destroying=destroying, adopt=self.options.adopt)
+        plan = build_plan(desired, state, live, invocation=self.invocation, destroying=destroying,
+                          adopt=self.options.adopt)
         return Planned(plan, desired, state, reconciled.notes, stack_digest(context, self.options.inputs.var_files),
                        reconciled.resumable)
 
@@ -238,7 +299,8 @@ class Engine:
             self._hooks = None
         if planned.plan.has_changes or promoted_from or recorder.state.deployment.get("digest") != planned.digest:
             deployment: dict[str, Any] = {
-                "digest": planned.digest, "commit": git_commit(stack_root(self.stack_dir)), "at": now(),
+                "digest": planned.digest,
+                **source_version(self.stack_dir, context.manifest, self.options.inputs.var_files), "at": now(),
                 "failed": sorted(o.resource for o in result.failed),
                 "destroyed": not planned.desired.resources,
             }
@@ -257,29 +319,34 @@ class Engine:
         live = self._read_live((), state)
         return state, find_drift(state, live), context
 
-    def check_promotable(self) -> tuple[StackState, str]:
-        """The source side of a promotion: deployed from what the manifest is now, no drift, nothing failed."""
+    def check_promotable(self) -> tuple[StackState, dict[str, Any]]:
+        """The source side of a promotion: deployed from what the manifest is now, no drift, nothing failed.
+        Returns the state and the version now (``digest``, ``commit``, ``dirty``)."""
         state, drifted, context = self._drift()
         env = self.options.inputs.env
         deployment = state.deployment
-        digest = stack_digest(context, self.options.inputs.var_files)
+        var_files = self.options.inputs.var_files
+        version = {"digest": stack_digest(context, var_files),
+                   **source_version(self.stack_dir, context.manifest, var_files)}
         problems = []
         if not state.resources or not deployment or deployment.get("destroyed"):
-            problems.append(f"environment '{env}' has nothing deployed")
-        elif deployment.get("digest") != digest:
+            problems.append(f"environment '{env}' has nothing deployed; deploy it first with "
+                            f"{self.invocation.command('deploy', renders=True)}")
+        elif deployment.get("digest") != version["digest"]:
             problems.append(f"environment '{env}' was last deployed from another version of the manifest, its "
-                            f"templates or its variables ({deployment.get('digest')}, now {digest}); deploy it "
-                            "first")
+                            f"templates or its variables ({describe_version(deployment)}; now "
+                            f"{describe_version(version)}); deploy it first with "
+                            f"{self.invocation.command('deploy', renders=True)}")
         if drifted:
             problems.append(f"environment '{env}' has drifted: " + ", ".join(d.resource for d in drifted) +
-                            f" (see `stack drift STACK_DIR --env {env}`)")
+                            f" (see {self.invocation.command('drift', renders=True)})")
         if deployment.get("failed") or state.pending:
             failed = sorted(set(deployment.get("failed", [])) | set(state.pending))
             problems.append(f"environment '{env}' has resources whose last deploy did not finish: "
                             + ", ".join(failed))
         if problems:
-            raise StackError("cannot promote: " + "; ".join(problems))
-        return state, digest
+            raise StackError("cannot promote: " + "; ".join(problems) + self.invocation.withheld())
+        return state, version
 
     # State commands ------------------------------------------------------------------------------
 
@@ -289,7 +356,7 @@ class Engine:
     def remove_from_state(self, resource: str) -> ResourceState:
         state = self.state()
         if resource not in state.resources:
-            raise StackError(f"'{resource}' is not in the state; `stack state list` shows what is")
+            raise StackError(f"'{resource}' is not in the state; {self.invocation.command('state list')} shows what is")
         recorder = StateRecorder(self.backend, state)
         removed = state.resources[resource]
         recorder.forget(resource, f"removed from state by `stack state rm` (still in AWS: {removed.identifier})")
@@ -300,16 +367,17 @@ class Engine:
         manifest = load_manifest(self.stack_dir)
         state = self.read_state(manifest)
         if old not in state.resources:
-            raise StackError(f"'{old}' is not in the state; `stack state list` shows what is")
+            raise StackError(f"'{old}' is not in the state; {self.invocation.command('state list')} shows what is")
         if new in state.resources:
-            raise StackError(f"'{new}' is already in the state (as {state.resources[new].identifier}); "
-                             f"`stack state rm` it first if it is the wrong one")
+            raise StackError(f"'{new}' is already in the state (as {state.resources[new].identifier}); remove it "
+                             f"with {self.invocation.command('state rm', new)} first if it is the wrong one")
         if not RESOURCE_NAME.match(new):
             raise StackError(f"'{new}' is not a valid resource name: use letters, digits and underscores, starting "
                              "with a letter")
         if state.pending:
             raise StackError("an interrupted run left work to recover (" + ", ".join(sorted(state.pending)) +
-                             "); run `stack deploy` first")
+                             f"); run {self.invocation.command('deploy', renders=True)} first"
+                             + self.invocation.withheld())
         StateRecorder(self.backend, state).move(((old, new),))
         return replace(state.resources[old], name=new)
 
@@ -324,13 +392,14 @@ class Engine:
         state = self.read_state(manifest)
         if resource in state.resources:
             raise StackError(f"'{resource}' is already in the state as {state.resources[resource].identifier}; "
-                             "`stack state rm` it first")
+                             f"remove it with {self.invocation.command('state rm', resource)} first")
         name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
         region = (name_or_arn.split(":")[3] if name_or_arn.startswith("arn:") else None) or target.region or ""
         owner = next((r.name for r in state.resources.values() if (r.identifier, r.region) == (name, region)), None)
         if owner is not None:
             raise StackError(f"'{name}' is already in the state as {owner}; a profile belongs to one resource: "
-                             f"`stack state mv` to rename, or `stack state rm {owner}` first")
+                             f"rename it with {self.invocation.command('state mv', owner, resource)}, or remove it "
+                             f"with {self.invocation.command('state rm', owner)} first")
         found = self.provider.read(region, [name]).get(name)
         if found is None:
             raise StackError(f"no connector profile named '{name}' in {region}")
@@ -374,7 +443,7 @@ class Engine:
         state = self.backend.read()
         if state is None:
             raise StackError(f"there is no state at {self.backend.location} to migrate")
-        lock, _ = acquire(target.lock, "state migrate", self.options.lock_timeout, sleep=self.options.sleep)
+        lock, _ = self._acquire(target.lock, "state migrate", replace(self.invocation, state=to))
         try:
             if target.read() is not None and not force:
                 raise StackError(f"{target.location} already holds a state; pass --force to replace it")

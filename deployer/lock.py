@@ -38,12 +38,16 @@ class LockInfo:
 
 
 class LockedError(StackError):
-    def __init__(self, holder: LockInfo, waited: float) -> None:
+    """``unlock``: the command that releases the lock, as the user would type it (the engine knows the stack
+    directory and options; without it the message names the lock id only)."""
+
+    def __init__(self, holder: LockInfo, waited: float, *, unlock: str = "") -> None:
         waited_text = f" after waiting {waited:.0f} s" if waited >= 1 else ""
+        release = unlock or f"`stack state unlock` with the stack's directory and lock id {holder.lock_id}"
         super().__init__(f"the stack is locked{waited_text}: {holder.describe()}. Wait for it to finish, pass "
-                         f"--lock-timeout SECONDS to wait, or, if that run is gone, `stack state unlock STACK_DIR "
-                         f"{holder.lock_id}`")
+                         f"--lock-timeout SECONDS to wait, or, if that run is gone, release it with {release}")
         self.holder = holder
+        self.waited = waited
 
 
 class LockStore(Protocol):

@@ -13,6 +13,7 @@ import functools
 import json
 import math
 import re
+import shlex
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -130,7 +131,8 @@ def find_stack_file(stack_dir: Path) -> Path:
         raise ManifestError([Diagnostic(str(stack_dir), None, "", "no such directory",
                                         "pass the directory that holds stack.yaml")])
     raise ManifestError([Diagnostic(str(stack_dir), None, "", "no stack.yaml in this directory",
-                                    "create one (see `stack skeleton`) or pass the right directory")])
+                                    f"create one with `stack init {shlex.quote(str(stack_dir))}` or pass the right "
+                                    "directory")])
 
 
 def load_manifest(stack_dir: Path) -> Manifest:
@@ -173,13 +175,17 @@ def _display(path: Path) -> str:
 
 
 def template_search_path(stack_dir: Path) -> list[Path]:
-    """Where ``template:`` files are looked up: the stack directory, then the nearest ``templates/`` library."""
+    """Where ``template:`` files are looked up: the stack directory, then the nearest ``templates/`` library,
+    then the templates that ship with the package.
+
+    The shipped ones are ``deployer/templates``: in a checkout a link to the top-level ``templates/``, in a
+    wheel a copy of it (package data), so an installed ``stack`` finds them from any directory."""
     places = [stack_dir.resolve()]
     for parent in [stack_dir.resolve(), *stack_dir.resolve().parents]:
         if (parent / TEMPLATE_LIBRARY).is_dir():
             places.append(parent / TEMPLATE_LIBRARY)
             break
-    bundled = Path(__file__).resolve().parent.parent / TEMPLATE_LIBRARY
+    bundled = (Path(__file__).parent / TEMPLATE_LIBRARY).resolve()
     if bundled.is_dir() and bundled not in places:
         places.append(bundled)
     return places

@@ -18,10 +18,11 @@ from typing import Any
 from botocore.model import StructureShape
 
 from deployer.apimodel import input_shape, shape
-from deployer.connectors import CONFIG, PROPERTIES
-from deployer.convert import cfn_name
+from deployer.connectors import CONFIG, CREDENTIALS, PROPERTIES
+from deployer.convert import cfn_name, cfn_path
 from deployer.errors import StackError
 from deployer.graph import dependency_order
+from deployer.invocation import Invocation
 from deployer.paths import KeyPath, format_path
 from deployer.providers import Live
 from deployer.render import StackContext, Unknown
@@ -105,11 +106,12 @@ class PlanError(StackError):
     """The plan breaks a rule the user set, such as prevent_destroy."""
 
 
-def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex, *, destroying: bool = False,
-               adopt: bool = False) -> Plan:
+def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex, *, invocation: Invocation,
+               destroying: bool = False, adopt: bool = False) -> Plan:
+    """``invocation``: this run's command line, for the commands that hints name."""
     context = desired.context
     specs = {spec.name: spec for spec in context.manifest.resources}
-    state, moves = apply_moves(state, context.manifest.moved)
+    state, moves = apply_moves(state, context.manifest.moved, invocation)
     moved_from = {new: old for old, new in moves}
     wanted = {d.name for d in desired.resources}
     leaving = [r for name, r in state.resources.items() if name not in wanted]
@@ -127,7 +129,7 @@ def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex, *, des
         spec = specs.get(name)
         changes.append(_leave(state.resources[name], why, live, spec.retain if spec else None))
     leaving_owners = {(r.region, r.identifier): r.name for r in leaving}
-    changes += [_change(d, state, live, adopt, leaving_owners) for d in desired.resources]
+    changes += [_change(d, state, live, adopt, leaving_owners, invocation) for d in desired.resources]
     changes = [replace(c, moved_from=moved_from[c.resource], reasons=(f"moved from '{moved_from[c.resource]}' "
                                                                        "(moved: in the manifest)", *c.reasons))
                if c.resource in moved_from else c for c in changes]
@@ -139,8 +141,8 @@ def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex, *, des
     return Plan(context.manifest.name, context.env, tuple(changes), moves)
 
 
-def apply_moves(state: StackState, moved: tuple[tuple[str, str], ...]) -> tuple[StackState, tuple[tuple[str, str],
-                                                                                                   ...]]:
+def apply_moves(state: StackState, moved: tuple[tuple[str, str], ...], invocation: Invocation
+                ) -> tuple[StackState, tuple[tuple[str, str], ...]]:
     """``state`` with each ``moved:`` entry whose old name it still holds renamed; and the moves made.
 
     A move whose old name is gone was made by an earlier deploy (the entry can stay in the manifest, as in
@@ -151,7 +153,8 @@ def apply_moves(state: StackState, moved: tuple[tuple[str, str], ...]) -> tuple[
             continue
         if new in state.resources:
             raise PlanError(f"moved: '{old}' to '{new}', but the state holds both; remove the one that is wrong "
-                            f"with `stack state rm STACK_DIR NAME`, or drop the moved: entry")
+                            f"with {invocation.command('state rm', old)} or {invocation.command('state rm', new)}, "
+                            "or drop the moved: entry")
         state = state.renamed(old, new)
         done.append((old, new))
     return state, tuple(done)
@@ -180,7 +183,7 @@ def _leave(prior: ResourceState, why: str, live: LiveIndex, retain: bool | None)
 
 
 def _change(desired: Desired, state: StackState, live: LiveIndex, adopt: bool,
-            leaving_owners: Mapping[tuple[str, str], str]) -> Change:
+            leaving_owners: Mapping[tuple[str, str], str], invocation: Invocation) -> Change:
     prior = state.resources.get(desired.name)
     identifier = desired.identifier
     region = desired.region or ""
@@ -203,21 +206,25 @@ def _change(desired: Desired, state: StackState, live: LiveIndex, adopt: bool,
         if owner is not None:
             return make(Action.CREATE, [f"the profile of '{owner}', which leaves the stack, is deleted first; to "
                                         f"rename the resource instead, add moved: [{{from: {owner}, to: "
-                                        f"{desired.name}}}] to the manifest or run `stack state mv STACK_DIR "
-                                        f"{owner} {desired.name}`"])
+                                        f"{desired.name}}}] to the manifest or run "
+                                        f"{invocation.command('state mv', owner, desired.name)}"],
+                        created_properties(desired))
         if found is not None:
+            assert name is not None  # found by its name
             why = f"a connector profile named '{name}' exists in AWS but not in this stack's state"
-            fix = (f"import it with `stack state import STACK_DIR {desired.name} {name}` (with the same --env and "
-                   "--state), deploy with --adopt to take it over (plan --adopt shows what that would do), or "
-                   "give the resource another ConnectorProfileName")
+            fix = (f"import it with {invocation.command('state import', desired.name, name, renders=True)}, "
+                   f"take it over with {invocation.command('deploy', '--adopt', renders=True)} "
+                   f"({invocation.command('plan', '--adopt', renders=True)} shows what that would do), or give the "
+                   f"resource another ConnectorProfileName{invocation.withheld()}")
             return make(Action.BLOCKED, [why], blocker=fix)
-        return make(Action.CREATE, ["new resource"])
+        return make(Action.CREATE, ["new resource"], created_properties(desired))
     if prior.identifier != identifier or prior.region != region:
         moved = (f"ConnectorProfileName changes from '{prior.identifier}' to '{_show(identifier)}'"
                  if prior.identifier != identifier else f"region changes from {prior.region} to {region}")
         return make(Action.REPLACE, [f"{moved} (forces replacement)"])
     if found is None:
-        return make(Action.CREATE, ["recorded in state but gone from AWS (deleted outside this stack)"])
+        return make(Action.CREATE, ["recorded in state but gone from AWS (deleted outside this stack)"],
+                    created_properties(desired))
     replacing = _create_only_changes(desired, prior, found, state)
     if replacing:
         return make(Action.REPLACE, [f"{p.path} changes (forces replacement)" for p in replacing], replacing)
@@ -277,12 +284,48 @@ def _property_changes(desired: Desired, prior: ResourceState, found: Live) -> li
     for path in sorted(set(wanted) | (set(applied) & set(current)), key=str):
         after, before = wanted.get(path), current.get(path)
         if after != before:
-            shown = format_path(desired.conversion.user_path(path))
+            shown = _cfn(path)
             if after in SECRETS or before in SECRETS:  # a value computed from a secret: neither side is shown
                 changes.append(PropertyChange(shown, None, None, sensitive=True))
                 continue
             changes.append(PropertyChange(shown, before, KNOWN_AFTER_APPLY if isinstance(after, Unknown) else after))
     return changes
+
+
+def created_properties(desired: Desired) -> list[PropertyChange]:
+    """Every property a create sends, one leaf at a time in CloudFormation spelling (as Terraform shows a new
+    resource): credentials, and values computed from a secret, only as sensitive."""
+    flat: dict[KeyPath, Any] = {}
+    _flatten(desired.request, (), flat)
+    changes = []
+    for path, value in flat.items():
+        if path[:2] == (CONFIG, CREDENTIALS) or _holds_secret(value):
+            changes.append(PropertyChange(_cfn(path), None, None, sensitive=True))
+        else:
+            changes.append(PropertyChange(_cfn(path), None, _known(value)))
+    return changes
+
+
+def _cfn(path: KeyPath) -> str:
+    return format_path(cfn_path(path, input_shape("CreateConnectorProfile")))
+
+
+def _known(value: Any) -> Any:
+    if isinstance(value, Unknown):
+        return KNOWN_AFTER_APPLY
+    if isinstance(value, list):
+        return [_known(item) for item in value]
+    return value
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_secret(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(item) for item in value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # a number rendered from a secret is registered as its text
+    return isinstance(value, str) and value in SECRETS
 
 
 def _flatten(value: Any, path: KeyPath, into: dict[KeyPath, Any]) -> None:

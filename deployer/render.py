@@ -42,9 +42,22 @@ class Unknown:
     """A value that exists only after apply, such as the ARN of a profile not yet created."""
 
     reference: str
+    # the rendered text with each reference between the markers, when it is more than one reference
+    marked: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return f"{_OPEN}{self.reference}{_CLOSE}"
+
+    def pieces(self) -> tuple[tuple[str, bool], ...]:
+        """The value as (text, is_reference) pieces in order: ``arn-{{ resources.a.X }}`` is ("arn-", False),
+        ("resources.a.X", True). A filter applied to a reference changes the text between the markers too."""
+        if not self.marked:
+            return ((self.reference, True),)
+        found = []
+        for index, piece in enumerate(re.split(f"{_OPEN}([^{_CLOSE}]*){_CLOSE}", self.marked)):
+            if piece or index % 2:
+                found.append((piece, index % 2 == 1))
+        return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -449,7 +462,7 @@ def _render_string(
         problems.append(_jinja_problem(error, raw.doc.file, raw.doc.line_of(path), label))
         return None
     if isinstance(result, str) and _OPEN in result:
-        return Unknown(result.replace(_OPEN, "").replace(_CLOSE, ""))
+        return Unknown(result.replace(_OPEN, "").replace(_CLOSE, ""), marked=result)
     return result
 
 

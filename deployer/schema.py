@@ -29,6 +29,11 @@ def read_only_properties() -> tuple[str, ...]:
     return _names("readOnlyProperties")
 
 
+def primary_identifier() -> tuple[str, ...]:
+    """The properties that identify a resource: what CloudFormation's ``Ref`` returns."""
+    return _names("primaryIdentifier")
+
+
 def property_paths() -> list[tuple[str, ...]]:
     """Every property path the schema defines, depth first (for tests and skeletons)."""
     schema = connector_profile_schema()
@@ -50,3 +55,8 @@ def property_paths() -> list[tuple[str, ...]]:
 
     walk(schema, (), frozenset())
     return found
+
+
+def connector_types() -> tuple[str, ...]:
+    """The connector types CloudFormation knows (the API's less Honeycode, S3 and other destinations)."""
+    return tuple(connector_profile_schema()["definitions"]["ConnectorType"]["enum"])

@@ -18,7 +18,7 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from deployer.apimodel import ApiPath, Violation, check_value, input_shape, shape
 from deployer.connectors import CONFIG, CREDENTIALS, check_connector_rules
-from deployer.convert import Conversion, to_api
+from deployer.convert import Conversion, cfn_path, to_api, to_cfn
 from deployer.errors import Diagnostic, ManifestError
 from deployer.graph import CycleError, dependency_order
 from deployer.manifest import ResourceSpec
@@ -52,6 +52,11 @@ class Desired:
     def request(self) -> dict[str, Any]:
         """The CreateConnectorProfile request (without clientToken); may hold ``Unknown`` values."""
         return self.conversion.value
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """The request in CloudFormation spelling, the schema's exact names (whatever spelling the manifest used)."""
+        return to_cfn(self.request, input_shape(CREATE_OPERATION))[0]
 
     @property
     def identifier(self) -> str | Unknown:
@@ -166,11 +171,17 @@ def desire(spec: ResourceSpec, context: StackContext, exports: Mapping[str, Mapp
     ]
     connector_type, label = request.get("connectorType"), request.get("connectorLabel")
     if isinstance(connector_type, str) and not isinstance(label, Unknown):
-        violations += check_connector_rules(connector_type, label, request.get(CONFIG) or {}, creating=True)
+        violations += check_connector_rules(connector_type, label, request.get(CONFIG) or {}, creating=True,
+                                            spell=_cfn_member)
     problems += [_diagnostic(rendered, conversion, v, user_spelling=False) for v in violations]
     if problems:
         raise ManifestError(problems)
     return Desired(spec, rendered, conversion, depends_on, spec.name in context.protected)
+
+
+def _cfn_member(api_path: ApiPath) -> str:
+    """The CloudFormation name of the member an API path ends in, for fixes."""
+    return str(cfn_path(api_path, input_shape(CREATE_OPERATION))[-1])
 
 
 def _about_unknown(violation: Violation, request: dict[str, Any]) -> bool:

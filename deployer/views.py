@@ -15,6 +15,7 @@ from deployer.apply import ApplyResult, Outcome, Status
 from deployer.drift import Drift
 from deployer.plan import Action, Change, Plan, PropertyChange
 from deployer.redact import redact
+from deployer.secrets import SENSITIVE
 from deployer.state import StackState
 from deployer.validate import DesiredStack
 
@@ -49,8 +50,8 @@ def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) 
             lines.append(f"      # {reason}")
         if change.blocker:
             lines.append(_paint(f"      ! to go ahead: {change.blocker}", "31", color))
-        for prop in _shown_properties(change):
-            lines.append(f"      {_property_line(prop)}")
+        for prop in change.properties:
+            lines.append(f"      {_property_line(prop, created=change.action is Action.CREATE)}")
     if not plan.has_changes:
         lines.append("No changes. AWS matches the stack.")
     lines += ["", "Plan: " + plan_summary_text(plan)]
@@ -66,23 +67,21 @@ def plan_summary_text(plan: Plan) -> str:
             f"{blocked}.")
 
 
-def _shown_properties(change: Change) -> list[PropertyChange]:
-    if change.action is Action.CREATE and change.desired is not None:
-        request = change.desired.request
-        return [PropertyChange(name, None, request.get(member)) for name, member in
-                (("ConnectorType", "connectorType"), ("ConnectionMode", "connectionMode")) if member in request]
-    return list(change.properties)
-
-
-def _property_line(prop: PropertyChange) -> str:
+def _property_line(prop: PropertyChange, *, created: bool = False) -> str:
+    """``path: after`` for a property a create sets, ``path: before -> after`` for a change."""
     if prop.sensitive:
-        return f"{prop.path}: (sensitive value changed)"
+        return f"{prop.path}: {SENSITIVE if created else '(sensitive value changed)'}"
     after = json.dumps(prop.after, default=str)
     text = f"{prop.path}: {after}" if prop.before is None else f"{prop.path}: {json.dumps(prop.before)} -> {after}"
     return text + (" (forces replacement)" if prop.forces_replacement else "")
 
 
 def plan_json(plan: Plan, *, calls: dict[str, int] | None = None) -> str:
+    return json.dumps(plan_document(plan, calls=calls), indent=2, default=str)
+
+
+def plan_document(plan: Plan, *, calls: dict[str, int] | None = None) -> dict[str, Any]:
+    """The plan as ``plan --output json`` shows it (``format_version`` 1)."""
     document: dict[str, Any] = {
         "format_version": PLAN_FORMAT_VERSION,
         "stack": plan.stack,
@@ -110,7 +109,7 @@ def plan_json(plan: Plan, *, calls: dict[str, int] | None = None) -> str:
     }
     if calls is not None:
         document["aws_calls"] = dict(calls)
-    return json.dumps(document, indent=2, default=str)
+    return document
 
 
 def rendered_yaml(stack: DesiredStack) -> str:
@@ -121,14 +120,14 @@ def rendered_yaml(stack: DesiredStack) -> str:
             "type": desired.type,
             "region": desired.region,
             "depends_on": sorted(desired.depends_on),
-            "props": redact(_without_unset(desired.rendered.props)),
+            "props": redact(_without_unset(desired.properties)),
             "api_request": redact(desired.request),
         })
     return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
 
 
 def _without_unset(value: Any) -> Any:
-    """The props as written, less what is not set (null, "", and blocks left empty)."""
+    """The props less what is not set (null, "", and blocks left empty)."""
     if isinstance(value, dict):
         kept = {k: _without_unset(v) for k, v in value.items()}
         return {k: v for k, v in kept.items() if v not in (None, "", {}, [])}
@@ -144,6 +143,38 @@ def rendered_json(stack: DesiredStack) -> str:
 def outcome_line(outcome: Outcome) -> str:
     mark = {Status.DONE: "ok", Status.FAILED: "FAILED", Status.SKIPPED: "skipped"}[outcome.status]
     return f"{outcome.resource}: {outcome.action.value} {mark}" + (f" - {outcome.message}" if outcome.message else "")
+
+
+# Events of deploy, destroy, apply and promote with --output json: one JSON object per line (JSON Lines). Each
+# has "type", "format_version" and "time"; the README's "Events" table lists the types and their fields. Adding a
+# type or a field keeps the version; renaming or removing one, or changing a meaning, raises it.
+EVENT_FORMAT_VERSION = 1
+
+
+def event_line(kind: str, time: str, **fields: Any) -> str:
+    """One event as one line of JSON (no newline in it: strings are escaped)."""
+    return json.dumps({"type": kind, "format_version": EVENT_FORMAT_VERSION, "time": time, **fields},
+                      default=str, separators=(",", ":"))
+
+
+def change_fields(change: Change) -> dict[str, Any]:
+    return {"resource": change.resource, "action": change.action.value, "identifier": change.identifier,
+            "region": change.region}
+
+
+def outcome_fields(outcome: Outcome) -> dict[str, Any]:
+    return {"resource": outcome.resource, "action": outcome.action.value, "outcome": outcome.status.value,
+            "message": outcome.message}
+
+
+def summary_fields(result: ApplyResult) -> dict[str, Any]:
+    """The counts and failures of an apply, for the ``summary`` event."""
+    done = [o for o in result.outcomes if o.status is Status.DONE]
+    counts = {"changed": sum(o.action is not Action.NOOP for o in done),
+              "unchanged": sum(o.action is Action.NOOP for o in done),
+              "failed": sum(o.status is Status.FAILED for o in result.outcomes),
+              "skipped": sum(o.status is Status.SKIPPED for o in result.outcomes)}
+    return {"counts": counts, "failures": [outcome_fields(o) for o in result.failed]}
 
 
 def apply_summary(result: ApplyResult) -> str:
@@ -212,9 +243,11 @@ def plan_markdown(plan: Plan) -> str:
         lines += ["```diff"]
         if change.action in (Action.DELETE, Action.FORGET):
             lines.append(f"- ConnectorProfileName: {json.dumps(change.identifier)}")
-        for prop in _shown_properties(change):
-            mark = "!" if prop.forces_replacement else ("~" if prop.before is not None or prop.sensitive else "+")
-            lines.append(f"{mark} {_property_line(prop)}")
+        created = change.action is Action.CREATE
+        for prop in change.properties:
+            mark = "!" if prop.forces_replacement else ("+" if created or (prop.before is None and not prop.sensitive)
+                                                        else "~")
+            lines.append(f"{mark} {_property_line(prop, created=created)}")
         lines += ["```", "", "</details>"]
     return "\n".join(lines)
 
@@ -232,6 +265,8 @@ def drift_view(state: StackState, drifted: list[Drift], output: str) -> str:
             ],
             "credentials_checked": False,
         }, indent=2, default=str)
+    if output == "markdown":
+        return _drift_markdown(state, drifted)
     lines = [f"Drift of stack {state.stack}, environment {state.env} ({len(state.resources)} resources checked):"]
     for item in drifted:
         if item.deleted:
@@ -248,6 +283,47 @@ def drift_view(state: StackState, drifted: list[Drift], output: str) -> str:
         lines.append("No drift: AWS matches what was last applied.")
     lines.append("Credentials cannot be checked: AWS never returns them.")
     return "\n".join(lines)
+
+
+def _drift_markdown(state: StackState, drifted: list[Drift]) -> str:
+    """For an issue or a pull-request comment: a table of drifted resources, then each one's properties."""
+    lines = [f"### Drift of `{state.stack}` in `{state.env}`", "",
+             f"{len(state.resources)} resource{'s' if len(state.resources) != 1 else ''} checked, "
+             f"{len(drifted)} drifted.", ""]
+    if not drifted:
+        lines += ["No drift: AWS matches what was last applied.", ""]
+    else:
+        lines += ["| resource | profile | drift |", "|---|---|---|"]
+        for item in drifted:
+            what = ("no longer exists in AWS" if item.deleted else
+                    "changed outside this stack: " + ", ".join(f"`{p.path}`" for p in item.properties))
+            lines.append(f"| `{item.resource}` | `{item.identifier}` | {what} |")
+        for item in drifted:
+            if item.deleted:
+                continue
+            lines += ["", f"<details><summary><code>{item.resource}</code>: changed outside this stack</summary>", "",
+                      "```diff"]
+            for prop in item.properties:
+                if prop.sensitive:
+                    lines.append(f"~ {prop.path}: (sensitive value changed)")
+                    continue
+                before, after = json.dumps(prop.before, default=str), json.dumps(prop.after, default=str)
+                lines.append(f"~ {prop.path}: {before} (last applied) -> {after} (AWS)")
+            lines += ["```", "", "</details>"]
+        lines.append("")
+    lines.append("Credentials cannot be checked: AWS never returns them.")
+    return "\n".join(lines)
+
+
+def state_list_view(state: StackState, *, json_output: bool = False) -> str:
+    """``stack state list``: each resource with its type, identifier, region and ARN."""
+    if json_output:
+        return json.dumps({
+            "format_version": 1, "stack": state.stack, "env": state.env,
+            "resources": [{"resource": name, "type": r.type, "identifier": r.identifier, "region": r.region,
+                           "arn": r.arn or None} for name, r in sorted(state.resources.items())],
+        }, indent=2)
+    return "\n".join(f"{name}\t{r.type}\t{r.identifier}\t{r.region}" for name, r in sorted(state.resources.items()))
 
 
 def envs_text(environments: dict[str, dict[str, tuple[Any, str]]], *, json_output: bool = False) -> str:

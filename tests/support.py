@@ -92,6 +92,17 @@ def sample_string(model_shape: Shape, candidates: list[str] = _STRING_CANDIDATES
     raise AssertionError(f"no sample string fits {model_shape.name}: {meta}")
 
 
+# Profile names against the model's [\w/!@#+=.-]+, read as ECMAScript reads it: \w is [A-Za-z0-9_],
+# where Python's re alone would take any Unicode letter or digit. (id, name, accepted)
+PROFILE_NAMES = [
+    ("ascii", "crm_Profile-1/a@b#c+d=e.f", True),
+    ("accented-letter", "café", False),
+    ("cjk-letters", "café-名前", False),
+    ("fullwidth-digits", "crm１２", False),
+    ("arabic-indic-digits", "crm١٢٣", False),
+]
+
+
 def full_create_request(connector_type: str, name: str = "sample-profile") -> dict[str, Any]:
     """A CreateConnectorProfile request for ``connector_type`` with every member of its blocks set."""
     key = connector_key(connector_type)
@@ -177,3 +188,31 @@ class MotoServer:
     def stop(self) -> None:
         self._process.terminate()
         self._process.wait(timeout=10)
+
+
+def names_outside_schema(props: Any) -> list[str]:
+    """The property names in ``props`` (a resource's properties in CloudFormation spelling) that the schema of
+    AWS::AppFlow::ConnectorProfile does not define where they stand, as dotted paths. The keys of maps are user
+    data, not names; intrinsic functions ({"Ref": ...}) stand where the schema has a value."""
+    from deployer.schema import connector_profile_schema
+
+    schema = connector_profile_schema()
+    definitions = schema["definitions"]
+    found: list[str] = []
+
+    def walk(value: Any, node: dict[str, Any], path: str) -> None:
+        while "$ref" in node:
+            node = definitions[node["$ref"].rsplit("/", 1)[-1]]
+        if isinstance(value, list) and "items" in node:
+            for item in value:
+                walk(item, node["items"], f"{path}[]")
+        if not isinstance(value, dict) or "properties" not in node:
+            return
+        for key, item in value.items():
+            if key not in node["properties"]:
+                found.append(f"{path}.{key}" if path else key)
+            else:
+                walk(item, node["properties"][key], f"{path}.{key}" if path else key)
+
+    walk(props, schema, "")
+    return found

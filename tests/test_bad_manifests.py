@@ -8,6 +8,7 @@ import pytest
 
 from deployer.cli import main
 from deployer.emulator import Emulator
+from tests.support import PROFILE_NAMES
 
 GOOD = """\
 version: 1
@@ -85,7 +86,7 @@ CASES = [
      GOOD.replace("      - name: ConnectorType\n", "      - name: ConnectorLabel\n        value: x\n"
                                                   "      - name: ConnectorType\n"),
      'stack.yaml:15 resources[0].props.ConnectorLabel: only allowed with connector type \'CustomConnector\': "x"; '
-     "remove connectorLabel"),
+     "remove ConnectorLabel"),
     ("duplicate-profile-name", GOOD + SECOND.replace("other-profile", "crm-profile"),
      "stack.yaml:30 resources[1].props.ConnectorProfileName: profile name 'crm-profile' is also used by 'crm'"),
     ("unknown-dependency", GOOD.replace("    type: AWS::AppFlow::ConnectorProfile\n",
@@ -102,6 +103,9 @@ CASES = [
      GOOD.replace("AccessToken: '{{ Token }}'", "AccessToken: 'super-secret-token x'"),
      "stack.yaml:24 resources[0].props.ConnectorProfileConfig.ConnectorProfileCredentials.Salesforce.AccessToken: "
      "(sensitive) does not match the required pattern; the whole value must match \\S+"),
+    ("unicode-profile-name", GOOD.replace("value: crm-profile", "value: café-名前"),
+     'stack.yaml:11 resources[0].props.ConnectorProfileName: "caf\\u00e9-\\u540d\\u524d" does not match the '
+     "required pattern; the whole value must match [\\w/!@#+=.-]+, where \\w is A-Z, a-z, 0-9 or _"),
 ]
 
 
@@ -127,6 +131,23 @@ def test_bad_manifest_is_reported_and_nothing_is_called(
         assert "super-secret-token" not in out + err
     assert against_emulator.stats.total == 0
     assert state.read_text() == "{\"untouched\": true}"
+
+
+@pytest.mark.parametrize(("name", "accepted"), [c[1:] for c in PROFILE_NAMES], ids=[c[0] for c in PROFILE_NAMES])
+def test_profile_names_follow_the_api_pattern_dialect(against_emulator: Emulator, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str], name: str,
+                                                      accepted: bool) -> None:
+    """The same table as the emulator's (tests/emulator/test_validation.py): \\w is ASCII, as in ECMAScript."""
+    (tmp_path / "stack.yaml").write_text(GOOD.replace("value: crm-profile", f"value: '{name}'"))
+    code = main(["validate", str(tmp_path), "-e", "Token=t"])
+    err = capsys.readouterr().err
+    if accepted:
+        assert code == 0, err
+    else:
+        assert code == 1
+        assert "stack.yaml:11 resources[0].props.ConnectorProfileName: " in err
+        assert "does not match the required pattern" in err
+    assert against_emulator.stats.total == 0
 
 
 def test_every_problem_is_reported_at_once(against_emulator: Emulator, tmp_path: Path,

@@ -21,10 +21,11 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.validate import validate_parameters
 
 from deployer.apimodel import Violation, check_value, input_shape
+from deployer.apimodel import shape as api_model_shape
 from deployer.connectors import check_connector_rules
-from deployer.convert import Conversion, cfn_name, to_api
+from deployer.convert import Conversion, cfn_name, cfn_path, in_cloudformation, to_api, to_cfn
 from deployer.schema import connector_profile_schema, property_paths, read_only_properties
-from tests.support import sample_string
+from tests.support import names_outside_schema, sample_string
 
 CREATE = input_shape("CreateConnectorProfile")
 REFERENCE_SCHEMA_SHA256 = "095d1ae1df38131db3ab37854f0cc03176b02789a7db4ac5e15a168b59f4c22e"
@@ -677,3 +678,82 @@ def test_user_path_maps_an_api_path_back_to_the_users_spelling(props: dict[str, 
 )
 def test_cfn_name(api_name: str | int, cfn: str | int) -> None:
     assert cfn_name(api_name) == cfn
+
+
+# --- CloudFormation names come from the schema ----------------------------------------------------
+
+
+@pytest.mark.parametrize("cfn", INPUT_PATHS, ids=[".".join(p) for p in INPUT_PATHS])
+def test_each_api_path_spells_back_to_its_schema_path(cfn: tuple[str, ...]) -> None:
+    assert cfn_path(expected_api_path(cfn), CREATE) == cfn
+
+
+@pytest.mark.parametrize(
+    ("within", "api_name", "cfn"),
+    [
+        ("SalesforceConnectorProfileCredentials", "oAuthRequest", "ConnectorOAuthRequest"),
+        ("OAuth2Credentials", "oAuthRequest", "OAuthRequest"),  # CustomConnector.Oauth2 and ServiceNow
+        ("SalesforceConnectorProfileProperties", "isSandboxEnvironment", "isSandboxEnvironment"),
+        ("SalesforceConnectorProfileProperties", "usePrivateLinkForMetadataAndAuthorization",
+         "usePrivateLinkForMetadataAndAuthorization"),
+        ("PardotConnectorProfileProperties", "isSandboxEnvironment", "IsSandboxEnvironment"),
+        ("CreateConnectorProfileRequest", "kmsArn", "KMSArn"),
+        ("CreateConnectorProfileRequest", "connectorLabel", "ConnectorLabel"),
+    ],
+)
+def test_cfn_name_within_a_structure_is_the_schemas(within: str, api_name: str, cfn: str) -> None:
+    model = api_model_shape(within)
+    assert isinstance(model, StructureShape)
+    assert cfn_name(api_name, model) == cfn
+    assert in_cloudformation(model, api_name)
+
+
+@pytest.mark.parametrize(
+    ("within", "api_name"),
+    [("ConnectorOAuthRequest", "codeVerifier"), ("SnowflakeConnectorProfileCredentials", "privateKey"),
+     ("ConnectorProfileCredentials", "Honeycode"), ("ConnectorProfileProperties", "Amplitude"),
+     ("CreateConnectorProfileRequest", "clientToken")],
+)
+def test_members_the_schema_lacks_are_known(within: str, api_name: str) -> None:
+    model = api_model_shape(within)
+    assert isinstance(model, StructureShape)
+    assert not in_cloudformation(model, api_name)
+
+
+@pytest.mark.parametrize(
+    ("credentials", "api"),
+    [
+        ({"Oauth2": {"OAuthRequest": {"AuthCode": "c"}}}, {"oauth2": {"oAuthRequest": {"authCode": "c"}}}),
+        ({"Oauth2": {"ConnectorOAuthRequest": {"AuthCode": "c"}}}, {"oauth2": {"oAuthRequest": {"authCode": "c"}}}),
+    ],
+    ids=["schema-name", "name-from-other-blocks"],
+)
+def test_every_name_a_member_has_in_the_schema_is_accepted(credentials: dict[str, Any], api: dict[str, Any]) -> None:
+    conversion = convert(_cfg(None, {"CustomConnector": {"AuthenticationType": "OAUTH2", **credentials}}))
+    assert conversion.problems == []
+    assert conversion.value["connectorProfileConfig"]["connectorProfileCredentials"]["CustomConnector"] == {
+        "authenticationType": "OAUTH2", **api}
+
+
+@pytest.mark.parametrize("request_body", list(API_SPELLED.values()), ids=list(API_SPELLED))
+def test_to_cfn_spells_a_request_with_the_schemas_names(request_body: dict[str, Any]) -> None:
+    properties, missing = to_cfn(request_body, CREATE)
+    assert missing == []
+    assert names_outside_schema(properties) == []
+    assert convert(properties).value == request_body
+
+
+def test_to_cfn_reports_members_the_schema_lacks() -> None:
+    request = {"connectorProfileConfig": {"connectorProfileCredentials": {"Snowflake": {
+        "username": "u", "privateKey": "k"}}}}
+    properties, missing = to_cfn(request, CREATE)
+    assert missing == [("connectorProfileConfig", "connectorProfileCredentials", "Snowflake", "privateKey")]
+    assert properties == {CONFIG: {CREDENTIALS: {"Snowflake": {"Username": "u", "PrivateKey": "k"}}}}
+
+
+def test_user_path_of_an_unwritten_member_is_spelled_in_its_block() -> None:
+    conversion = convert(_cfg(None, {"ServiceNow": {"OAuth2Credentials": {"ClientId": "id"}}}))
+    api_path = ("connectorProfileConfig", "connectorProfileCredentials", "ServiceNow", "oAuth2Credentials",
+                "oAuthRequest", "authCode")
+    assert conversion.user_path(api_path) == (CONFIG, CREDENTIALS, "ServiceNow", "OAuth2Credentials", "OAuthRequest",
+                                              "AuthCode")

@@ -1,4 +1,4 @@
-"""Golden files for the review outputs (plan as markdown and JSON, drift as JSON).
+"""Golden files for the review outputs (plan as markdown and JSON, drift as JSON and markdown).
 
 Regenerate after an intended change with `scripts/update-golden`, and review the diff.
 """
@@ -39,6 +39,7 @@ def mixed_plan(against_emulator: Emulator, tmp_path: Path) -> Path:
     resources[1] = resources[1].replace("value: Zendesk", "value: Slack").replace(
         "Zendesk:", "Slack:")                                                                  # p01: replace
     resources[2] = resources[2].replace("client-p02", "client-p02-rotated")                    # p02: credentials
+    resources.append(resources[4].replace("p04", "p05"))                                       # p05: create
     del resources[3]                                                                           # p03: delete
     (stack / "stack.yaml").write_text(head + "resources:\n" + "".join(resources))           # p04: no-op
     against_emulator.knobs.private_delay_s = 0
@@ -64,3 +65,16 @@ def test_drift_json(against_emulator: Emulator, tmp_path: Path, capsys: pytest.C
     capsys.readouterr()
     assert main(["drift", str(stack), "--output", "json"]) == 2
     check("drift.json", capsys.readouterr().out)
+
+
+def test_drift_markdown(against_emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = write_stack(tmp_path / "golden", 3)
+    assert main(["deploy", str(stack), "--auto-approve", "-e", "Secret=one"]) == 0
+    client = appflow_client(against_emulator.endpoint)
+    client.update_connector_profile(
+        connectorProfileName="reliable-p00", connectionMode="Public",
+        connectorProfileConfig={"connectorProfileProperties": {"Zendesk": {"instanceUrl": "https://moved.zendesk.com"}}})
+    client.delete_connector_profile(connectorProfileName="reliable-p01")
+    capsys.readouterr()
+    assert main(["drift", str(stack), "--output", "markdown"]) == 2
+    check("drift.md", capsys.readouterr().out)

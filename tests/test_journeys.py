@@ -325,7 +325,7 @@ class TestRenames:
         deploy(stack)
         before = (stack / ".stack" / "state" / "dev.json").read_text()
         for old, new, message in [
-            ("nope", "x", "'nope' is not in the state; `stack state list` shows what is"),
+            ("nope", "x", f"'nope' is not in the state; `stack state list {stack}` shows what is"),
             ("profile", "profile", "'profile' is already in the state (as lifecycle-dev-sf)"),
             ("profile", "no-dash", "'no-dash' is not a valid resource name"),
         ]:

@@ -141,7 +141,8 @@ def test_no_state_is_an_error_not_an_empty_stack(command: list[str], stack: Path
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     location = stack / ".stack" / "state" / "prod.json"
     assert run(capsys, *with_stack(command, stack), "--env", "prod") == (
-        1, "", f"Error: no state at {location}; deploy first or check --state/--env\n")
+        1, "", f"Error: no state at {location}; deploy first (`stack deploy {stack} --env prod`) or check "
+        "--state/--env\n")
     assert against_emulator.stats.total == 0
     assert not (stack / ".stack").exists()  # no state, no lock, no directory
 
@@ -153,10 +154,12 @@ def test_drift_of_an_env_that_was_never_deployed_is_an_error(stack: Path, agains
     against_emulator.stats.reset()
     location = stack / ".stack" / "state" / "prod.json"
     assert run(capsys, "drift", str(stack), "--env", "prod") == (
-        1, "", f"Error: no state at {location}; deploy first or check --state/--env\n")
+        1, "", f"Error: no state at {location}; deploy first (`stack deploy {stack} --env prod`) or check "
+        "--state/--env\n")
     elsewhere = stack.parent / "typo.json"
     assert run(capsys, "drift", str(stack), "--state", str(elsewhere)) == (
-        1, "", f"Error: no state at {elsewhere}; deploy first or check --state/--env\n")
+        1, "", f"Error: no state at {elsewhere}; deploy first (`stack deploy {stack} --state {elsewhere}`) or check "
+        "--state/--env\n")
     assert against_emulator.stats.total == 0
     assert not location.exists() and not elsewhere.exists()
 
@@ -165,7 +168,8 @@ def test_promote_from_an_env_without_state(stack: Path, against_emulator: Emulat
                                            capsys: pytest.CaptureFixture[str]) -> None:
     location = stack / ".stack" / "state" / "staging.json"
     assert run(capsys, "promote", str(stack), "--from", "staging", "--to", "prod", "--auto-approve") == (
-        1, "", f"Error: no state at {location}; deploy first or check --state/--env\n")
+        1, "", f"Error: no state at {location}; deploy first (`stack deploy {stack} --env staging`) or check "
+        "--state/--env\n")
     assert against_emulator.stats.total == 0
     assert not (stack / ".stack").exists()
 
@@ -182,8 +186,8 @@ def test_no_state_on_s3_names_the_object(stack: Path, against_emulator: Emulator
     prefix = uuid.uuid4().hex
     for command in (["drift"], ["state", "show"]):
         assert run(capsys, *with_stack(command, stack), "--state", f"s3://{bucket}/{prefix}") == (
-            1, "", f"Error: no state at s3://{bucket}/{prefix}/lifecycle/dev.json; deploy first or check "
-            "--state/--env\n")
+            1, "", f"Error: no state at s3://{bucket}/{prefix}/lifecycle/dev.json; deploy first (`stack deploy "
+            f"{stack} --state s3://{bucket}/{prefix}`) or check --state/--env\n")
     assert s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount") == 0
     assert against_emulator.stats.total == 0
 

@@ -153,7 +153,7 @@ def test_a_second_deploy_waits_for_or_names_the_lock_holder(against_emulator: Em
     err = capsys.readouterr().err
     assert f"the stack is locked: lock {holder.lock_id} held by {holder.user}@{holder.host} (pid {os.getpid()}) " \
            f"for deploy since {holder.started}" in err
-    assert f"`stack state unlock STACK_DIR {holder.lock_id}`" in err
+    assert f"release it with `stack state unlock {stack} {holder.lock_id}`" in err
     assert against_emulator.stats.total == 0
 
     assert main(["state", "unlock", str(stack), holder.lock_id]) == 0
@@ -226,7 +226,7 @@ class TestExistingProfiles:
         out, err = capsys.readouterr()
         assert "  ! p00 [reliable-p00 in us-east-1] cannot be applied as it is" in out
         assert "a connector profile named 'reliable-p00' exists in AWS but not in this stack's state" in out
-        assert "! to go ahead: import it with `stack state import STACK_DIR p00 reliable-p00`" in out
+        assert f"! to go ahead: import it with `stack state import {taken} p00 reliable-p00`" in out
         assert "Plan: 0 to create, 0 to update, 0 to replace, 0 to delete, 0 to forget, 0 unchanged, 1 blocked." in out
         assert err == "Error: the plan cannot be applied as it is: 'p00' is blocked (see ! in the plan)\n"
         assert main(["plan", str(taken), "-e", "Secret=s", "--output", "json"]) == 1
@@ -284,7 +284,8 @@ class TestExistingProfiles:
         capsys.readouterr()
         assert main(["state", "import", str(taken), "p01", "reliable-p00", "-e", "Secret=s"]) == 1
         assert ("'reliable-p00' is already in the state as p00; a profile belongs to one resource: "
-                "`stack state mv` to rename, or `stack state rm p00` first") in capsys.readouterr().err
+                f"rename it with `stack state mv {taken} p00 p01`, or remove it with `stack state rm {taken} p00` "
+                "first") in capsys.readouterr().err
         assert (taken / ".stack" / "state" / "dev.json").read_text() == before
 
     def test_adopt_takes_it_over(self, taken: Path, against_emulator: Emulator,

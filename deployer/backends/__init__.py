@@ -43,8 +43,9 @@ class StateBackend(Protocol):
 
 
 def open_backend(location: str | Path, *, stack: str, env: str, client_for: ClientFor | None,
-                 region: str | None = None) -> StateBackend:
-    """The backend for ``location``: ``s3://BUCKET/PREFIX`` or a local file path."""
+                 region: str | None = None, restore_command: str = "") -> StateBackend:
+    """The backend for ``location``: ``s3://BUCKET/PREFIX`` or a local file path. ``restore_command``: how the
+    user runs ``stack state restore`` for this state, for a local state's messages."""
     from deployer.backends.local import LocalBackend
     from deployer.backends.s3 import S3Backend, parse_s3_url
 
@@ -56,4 +57,4 @@ def open_backend(location: str | Path, *, stack: str, env: str, client_for: Clie
         return S3Backend(client_for, bucket, prefix, stack, env, region or "us-east-1")
     if "://" in text:
         raise StackError(f"unsupported state location '{text}': use a file path or s3://BUCKET/PREFIX")
-    return LocalBackend(Path(text))
+    return LocalBackend(Path(text), restore_command=restore_command)

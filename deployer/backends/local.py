@@ -26,8 +26,11 @@ from deployer.state import MAX_STATE_BYTES, StackState, next_version
 class LocalBackend:
     """State in a local JSON file; the previous version is kept as ``<file>.backup``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, restore_command: str = "") -> None:
         self.path = path
+        # how the user restores this state (the engine knows the stack directory and options)
+        self.restore_command = restore_command or ("`stack state restore` with the stack's directory and this run's "
+                                                   "--env, --state or --local")
         self.lock = LocalLockStore(path.with_name(path.name + ".lock"))
         self._last: StackState | None = None  # what this backend wrote last, and the file's stat after it
         self._last_stat: tuple[int, int, int] | None = None
@@ -57,9 +60,8 @@ class LocalBackend:
         if not os.path.lexists(self.backup):
             return (f"There is no {self.backup.name} beside it: restore it from version control, or mend it by hand "
                     "(deployer/data/state.schema.json describes the format)")
-        return (f"Restore it from {self.backup} (the version before the last write): `stack state restore "
-                "STACK_DIR` with this run's --env, --state or --local (the unreadable file is kept beside it), or "
-                "from version control")
+        return (f"Restore it from {self.backup} (the version before the last write): {self.restore_command} "
+                "(the unreadable file is kept beside it), or from version control")
 
     def _missing_message(self) -> str:
         try:
@@ -69,8 +71,7 @@ class LocalBackend:
             what = "unreadable"
         return (f"{self.path} is missing but {self.backup} is there ({what}): the state file was deleted or moved, "
                 "and a new state would lose track of what the stack owns in AWS, so nothing was done. Restore it: "
-                "`stack state restore STACK_DIR` with this run's --env, --state or --local; to start a new state on "
-                f"purpose, delete {self.backup} too")
+                f"{self.restore_command}; to start a new state on purpose, delete {self.backup} too")
 
     def write(self, state: StackState, *, force: bool = False) -> StackState:
         """Write ``state`` with the next serial, atomically; returns what was written. A write that fails

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from deployer.apimodel import Violation, check_value, input_shape
+from deployer.apimodel import Violation, check_value, input_shape, without_nulls
 from deployer.connectors import CONFIG, CREDENTIALS, check_connector_rules
 from deployer.emulator.knobs import CallStats, Clock, FaultSource, Knobs, TokenBucket
 from deployer.emulator.store import Store, StoredProfile, StoredToken
@@ -111,6 +111,8 @@ class AppFlowService:
             raise ApiError("ValidationException", f"Invalid request: {json.dumps(call.body)}")
         if fault and fault != LOST_RESPONSE:
             raise ApiError(fault, _FAULT_MESSAGES.get(fault, f"Injected {fault}"))
+        # A null member is an absent one, so that no handler, stored profile or clientToken digest sees a null.
+        call = replace(call, body=without_nulls(input_shape(call.operation), call.body))
         _raise_violations(_request_violations(call))
         handler = {
             "CreateConnectorProfile": self._create,
@@ -202,26 +204,28 @@ class AppFlowService:
             if store.get(account, call.region, name) is None:
                 raise ApiError("ResourceNotFoundException", f"Connector profile '{name}' does not exist.")
             store.delete(account, call.region, name)
-        return {}
+        return {}  # the model's output has no members: answered with an empty body (wire.py)
 
     def _describe(self, account: str, call: Call) -> dict[str, Any]:
         body = call.body
         names = body.get("connectorProfileNames")
         wanted_type, wanted_label = body.get("connectorType"), body.get("connectorLabel")
         page_size = body.get("maxResults", DEFAULT_MAX_RESULTS)
-        start = _decode_next_token(body.get("nextToken"))
+        filters = _filters_digest(account, call.region, names, wanted_type, wanted_label)
+        after = _decode_next_token(body.get("nextToken"), filters)
         with self.store.transaction() as store:
             matches = [
                 profile
-                for profile in store.list(account, call.region)
-                if (names is None or profile.name in names)
+                for profile in store.list(account, call.region)  # by name: the cursor's order
+                if (after is None or profile.name > after)
+                and (names is None or profile.name in names)
                 and (wanted_type is None or profile.connector_type == wanted_type)
                 and (wanted_label is None or profile.connector_label == wanted_label)
             ]
-        page = matches[start : start + page_size]
+        page = matches[:page_size]
         response: dict[str, Any] = {"connectorProfileDetails": [self._describe_one(p) for p in page]}
-        if start + page_size < len(matches):
-            response["nextToken"] = _encode_next_token(start + page_size)
+        if len(matches) > page_size:
+            response["nextToken"] = _encode_next_token(page[-1].name, filters)
         return response
 
     def _describe_one(self, profile: StoredProfile) -> dict[str, Any]:
@@ -313,17 +317,36 @@ def _credentials_arn(account: str, region: str, name: str) -> str:
     return f"arn:aws:secretsmanager:{region}:{account}:secret:appflow!{account}-{name}-{suffix}"
 
 
-def _encode_next_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+# A nextToken is a cursor, not an offset: the last name of the page, so that profiles deleted between
+# pages do not shift the rest past the reader (an offset skips one per deletion); and it carries a
+# digest of the filters it was issued for, so that it cannot continue another listing.
 
 
-def _decode_next_token(token: str | None) -> int:
+def _filters_digest(account: str, region: str, names: list[str] | None, connector_type: str | None,
+                    label: str | None) -> str:
+    wanted = [account, region, sorted(set(names)) if names is not None else None, connector_type, label]
+    return hashlib.sha256(json.dumps(wanted).encode()).hexdigest()[:16]
+
+
+def _encode_next_token(after: str, filters: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after, "filters": filters}).encode()).decode()
+
+
+def _decode_next_token(token: str | None, filters: str) -> str | None:
+    """The name the page starts after; None for the first page."""
     if token is None:
-        return 0
+        return None
     try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+        after, issued_for = decoded["after"], decoded["filters"]
     except (ValueError, KeyError, TypeError):
         raise ApiError("ValidationException", "Invalid nextToken: pass the nextToken of an earlier response.") from None
-    if not isinstance(offset, int) or offset < 0:
+    if not isinstance(after, str) or not isinstance(issued_for, str):
         raise ApiError("ValidationException", "Invalid nextToken: pass the nextToken of an earlier response.")
-    return offset
+    if issued_for != filters:
+        raise ApiError(
+            "ValidationException",
+            "Invalid nextToken: it was issued for other connectorProfileNames, connectorType or connectorLabel; "
+            "pass the filters of the request that returned it, or start again without a nextToken.",
+        )
+    return after

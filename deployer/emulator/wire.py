@@ -6,6 +6,9 @@ way of ``AppFlowService``; ``render`` turns a ``Response`` into bytes. Nothing h
 touches a socket: ``server.py`` frames requests off connections and writes the bytes.
 Errors are answered the way AWS answers them, so that boto3 raises its modeled
 exceptions: the code in ``x-amzn-ErrorType`` and ``{"message": ...}`` in the body.
+An operation whose output shape has no members (``DeleteConnectorProfile``) is
+answered with an empty body, as the AppFlow API reference says ("an HTTP 200
+response with an empty HTTP body").
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from http import HTTPStatus
 from itertools import accumulate
 from typing import Any
 
+from deployer.apimodel import output_members
 from deployer.emulator.service import OPERATIONS, ApiError, AppFlowService, Call, LostResponse
 
 
@@ -68,7 +72,7 @@ class Request:
 @dataclass(frozen=True)
 class Response:
     status: int
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None  # None: no body at all
     error_code: str | None = None
     close: bool = False
 
@@ -124,7 +128,9 @@ def answer(request: Request, service: AppFlowService, limits: Limits) -> Respons
     if request.head.method != "POST":
         return error_response(404, "UnknownOperationException", "Unknown operation")
     try:
-        return Response(200, service.handle(_decode(request, limits)))
+        call = _decode(request, limits)
+        result = service.handle(call)
+        return Response(200, result if output_members(call.operation) else None)
     except LostResponse:
         return None
     except ApiError as error:
@@ -138,10 +144,10 @@ def answer(request: Request, service: AppFlowService, limits: Limits) -> Respons
 
 
 def render(response: Response, *, head_only: bool = False) -> bytes:
-    body = json.dumps(response.payload).encode()
+    body = b"" if response.payload is None else json.dumps(response.payload).encode()
     lines = [
         f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}",
-        "Content-Type: application/json",
+        *(["Content-Type: application/json"] if response.payload is not None else []),
         f"Content-Length: {len(body)}",
         f"x-amzn-RequestId: {uuid.uuid4()}",
         f"Date: {formatdate(usegmt=True)}",

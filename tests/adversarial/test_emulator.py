@@ -7,6 +7,7 @@ server deadline are real but short: those tests shrink the deadline with ``Limit
 
 from __future__ import annotations
 
+import base64
 import json
 import resource
 import select
@@ -160,6 +161,24 @@ def test_non_json_constants_are_a_400(emulator: Emulator, constant: bytes) -> No
     status, headers, _ = signed_call(emulator.endpoint, "/describe-connector-profiles",
                                      b'{"maxResults": ' + constant + b"}")
     assert (status, headers["x-amzn-ErrorType"]) == (400, "SerializationException")
+
+
+def _token(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["not base64!", "名前", _token([1, 2]), _token({"after": 5, "filters": "x"}), _token({"after": "a"}),
+     _token({"offset": 10}), _token({"after": "a", "filters": "forged"}), _token("x" * 2000)],
+    ids=["not-base64", "not-ascii", "a-list", "number-cursor", "no-filters", "old-offset-token", "forged-filters",
+         "past-the-model-length"],
+)
+def test_a_crafted_next_token_is_a_validation_error(emulator: Emulator, token: str) -> None:
+    status, headers, answer = signed_call(emulator.endpoint, "/describe-connector-profiles",
+                                          json.dumps({"nextToken": token}))
+    assert (status, headers["x-amzn-ErrorType"]) == (400, "ValidationException")
+    assert "nextToken" in answer["message"]
 
 
 def test_a_body_announced_past_the_drain_limit_is_refused_at_once(emulator: Emulator) -> None:

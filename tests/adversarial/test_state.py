@@ -261,7 +261,7 @@ def test_a_deleted_state_file_is_restored_not_started_afresh(
         err = capsys.readouterr().err
         assert (f"{state} is missing but {state}.backup is there (serial {backup_serial}, lineage {lineage}): the "
                 "state file was deleted or moved") in err, err
-        assert "`stack state restore STACK_DIR`" in err and f"delete {state}.backup too" in err
+        assert f"Restore it: `stack state restore {stack}`;" in err and f"delete {state}.backup too" in err
         assert "Traceback" not in err
     assert against_emulator.stats.total == 0
     assert not state.exists()

@@ -10,11 +10,16 @@ from urllib.parse import urlparse
 import boto3
 import pytest
 from botocore import UNSIGNED
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
+from deployer.apimodel import output_members
 from deployer.emulator import Emulator
 from deployer.emulator.server import MAX_BODY_BYTES
-from tests.support import full_create_request, signed_call
+from deployer.emulator.service import OPERATIONS
+from tests.support import appflow_client, full_create_request, signed_call
 
 
 def _raw(emulator: Emulator, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
@@ -67,6 +72,49 @@ def test_oversized_body_is_refused_without_reading_it(emulator: Emulator) -> Non
     status, headers, answer = signed_call(emulator.endpoint, "/create-connector-profile", body)
     assert (status, headers["x-amzn-ErrorType"]) == (413, "RequestEntityTooLargeException")
     assert signed_call(emulator.endpoint, "/describe-connector-profiles", b"{}")[0] == 200
+
+
+def _call(appflow: Any, operation: str) -> dict[str, Any]:
+    zendesk = full_create_request("Zendesk", "zd")
+    if operation == "CreateConnectorProfile":
+        return dict(appflow.create_connector_profile(**zendesk))
+    appflow.create_connector_profile(**zendesk)
+    if operation == "UpdateConnectorProfile":
+        return dict(appflow.update_connector_profile(connectorProfileName="zd", connectionMode="Public",
+                                                     connectorProfileConfig=zendesk["connectorProfileConfig"]))
+    if operation == "DeleteConnectorProfile":
+        return dict(appflow.delete_connector_profile(connectorProfileName="zd"))
+    return dict(appflow.describe_connector_profiles())
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS.values()))
+def test_a_success_has_a_body_only_when_the_output_shape_has_members(emulator: Emulator, operation: str) -> None:
+    """DeleteConnectorProfile's output is an empty structure; the API reference: "an HTTP 200 response
+    with an empty HTTP body". The others answer JSON."""
+    response = _call(appflow_client(emulator.endpoint), operation)
+    headers = response["ResponseMetadata"]["HTTPHeaders"]
+    if output_members(operation):
+        assert headers["content-type"] == "application/json"
+        assert int(headers["content-length"]) > 2
+    else:
+        assert headers["content-length"] == "0"
+        assert "content-type" not in headers
+        assert set(response) == {"ResponseMetadata"}
+
+
+def test_delete_answers_an_empty_body_on_the_wire(emulator: Emulator) -> None:
+    appflow_client(emulator.endpoint).create_connector_profile(**full_create_request("Zendesk", "zd"))
+    url = urlparse(emulator.endpoint)
+    request = AWSRequest(method="POST", url=emulator.endpoint + "/delete-connector-profile",
+                         data=b'{"connectorProfileName": "zd"}', headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials("AKIDTEST", "test-secret"), "appflow", "us-east-1").add_auth(request)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.request("POST", "/delete-connector-profile", body=request.body, headers=dict(request.headers))
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (200, b"")
+    finally:
+        connection.close()
 
 
 def test_unknown_path_is_a_404(emulator: Emulator) -> None:

@@ -176,6 +176,79 @@ class TestDescribe:
             unchecked.describe_connector_profiles(**arguments)
 
 
+class TestNextToken:
+    """The token is a cursor on the name order: changes between pages neither skip nor repeat a profile."""
+
+    @pytest.fixture
+    def twenty_five(self, appflow: Any) -> list[str]:
+        names = [f"p-{index:02d}" for index in range(25)]
+        for name in names:
+            appflow.create_connector_profile(**_salesforce(name))
+        return names
+
+    @pytest.mark.parametrize(
+        "deleted_from_first_page",
+        [["p-00", "p-04", "p-09"], [f"p-{index:02d}" for index in range(10)]],
+        ids=["three-including-the-last-returned", "the-whole-first-page"],
+    )
+    def test_deletions_between_pages_skip_nothing(self, appflow: Any, twenty_five: list[str],
+                                                   deleted_from_first_page: list[str]) -> None:
+        first = appflow.describe_connector_profiles(maxResults=10)
+        seen = [d["connectorProfileName"] for d in first["connectorProfileDetails"]]
+        for name in deleted_from_first_page:
+            appflow.delete_connector_profile(connectorProfileName=name)
+        token = first["nextToken"]
+        while token:
+            page = appflow.describe_connector_profiles(maxResults=10, nextToken=token)
+            seen += [d["connectorProfileName"] for d in page["connectorProfileDetails"]]
+            token = page.get("nextToken")
+        assert sorted(seen) == twenty_five  # each exactly once, deleted ones included from the first page
+
+    def test_profiles_created_between_pages_after_the_cursor_are_seen(self, appflow: Any,
+                                                                      twenty_five: list[str]) -> None:
+        first = appflow.describe_connector_profiles(maxResults=10)
+        appflow.create_connector_profile(**_salesforce("p-00a"))  # before the cursor: not this listing's
+        appflow.create_connector_profile(**_salesforce("p-20a"))
+        names, token = [], first["nextToken"]
+        while token:
+            page = appflow.describe_connector_profiles(maxResults=10, nextToken=token)
+            names += [d["connectorProfileName"] for d in page["connectorProfileDetails"]]
+            token = page.get("nextToken")
+        assert names == [*twenty_five[10:21], "p-20a", *twenty_five[21:]]
+
+    def test_page_size_may_change_and_names_may_be_reordered(self, appflow: Any, twenty_five: list[str]) -> None:
+        first = appflow.describe_connector_profiles(connectorProfileNames=["p-03", "p-01", "p-02"], maxResults=1)
+        second = appflow.describe_connector_profiles(connectorProfileNames=["p-01", "p-02", "p-03", "p-02"],
+                                                     maxResults=5, nextToken=first["nextToken"])
+        assert [d["connectorProfileName"] for d in second["connectorProfileDetails"]] == ["p-02", "p-03"]
+
+    @pytest.mark.parametrize(
+        ("issued_with", "used_with"),
+        [
+            ({}, {"connectorType": "Salesforce"}),
+            ({"connectorType": "Salesforce"}, {}),
+            ({}, {"connectorProfileNames": ["p-20", "p-21"]}),
+            ({"connectorProfileNames": [f"p-{index:02d}" for index in range(12)]},
+             {"connectorProfileNames": [f"p-{index:02d}" for index in range(13)]}),
+            ({"connectorType": "Salesforce"}, {"connectorType": "Zendesk"}),
+        ],
+        ids=["none-then-type", "type-then-none", "none-then-names", "other-names", "other-type"],
+    )
+    def test_a_token_from_other_filters_is_refused(self, appflow: Any, twenty_five: list[str],
+                                                   issued_with: dict[str, Any], used_with: dict[str, Any]) -> None:
+        token = appflow.describe_connector_profiles(maxResults=10, **issued_with)["nextToken"]
+        with pytest.raises(appflow.exceptions.ValidationException, match="^.*Invalid nextToken: it was issued for "
+                                                                         "other connectorProfileNames"):
+            appflow.describe_connector_profiles(maxResults=10, nextToken=token, **used_with)
+
+    def test_a_token_from_another_region_is_refused(self, emulator: Emulator, appflow: Any,
+                                                    twenty_five: list[str]) -> None:
+        token = appflow.describe_connector_profiles(maxResults=10)["nextToken"]
+        europe = appflow_client(emulator.endpoint, "eu-west-1")
+        with pytest.raises(europe.exceptions.ValidationException, match="Invalid nextToken"):
+            europe.describe_connector_profiles(nextToken=token)
+
+
 class TestIdempotency:
     def test_replay_returns_the_first_answer_and_creates_nothing(self, emulator: Emulator, appflow: Any) -> None:
         first = appflow.create_connector_profile(clientToken="token-1", **_salesforce("crm"))

@@ -15,7 +15,7 @@ from deployer.apimodel import compiled_pattern, shape
 from deployer.connectors import CONFIG, CREDENTIALS, PROPERTIES, connector_key, profile_types
 from deployer.emulator import Emulator
 from deployer.paths import format_path
-from tests.support import appflow_client, full_create_request, signed_call
+from tests.support import PROFILE_NAMES, appflow_client, full_create_request, signed_call
 
 Path = tuple[str, ...]
 Mutation = Callable[[str, dict[str, Any]], Path]
@@ -227,3 +227,151 @@ def test_update_checks_blocks_against_the_stored_type(unchecked_client: Any) -> 
     assert "'connectorProfileConfig.connectorProfileProperties.Zendesk' block does not match connector type" in (
         raised.value.response["Error"]["Message"]
     )
+
+
+# JSON null: for an optional member it means "absent", at any depth (AWS's own sample requests send
+# "kmsArn": null and an oauthRequest of nulls); for a required member it is as missing as an absent one.
+# boto3 cannot send a null, so these go out signed but as written.
+
+def _null_sample(name: str) -> dict[str, Any]:
+    request = full_create_request("Salesforce", name)
+    request["kmsArn"] = None
+    request[CONFIG][PROPERTIES]["Salesforce"] = {"instanceUrl": "https://acme.my.salesforce.com",
+                                                 "isSandboxEnvironment": False,
+                                                 "usePrivateLinkForMetadataAndAuthorization": None}
+    request[CONFIG][CREDENTIALS]["Salesforce"] = {"accessToken": "token", "refreshToken": None,
+                                                  "oAuthRequest": {"authCode": None, "redirectUri": None}}
+    return request
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/create-connector-profile", _null_sample("null-sample")),
+        ("/describe-connector-profiles", {"connectorProfileNames": None, "connectorType": None, "connectorLabel": None,
+                                          "maxResults": None, "nextToken": None}),
+        ("/delete-connector-profile", {"connectorProfileName": "to-delete", "forceDelete": None}),
+        ("/update-connector-profile", {"connectorProfileName": "to-update", "connectionMode": "Public",
+                                       "clientToken": None,
+                                       CONFIG: {PROPERTIES: {"Salesforce": {"instanceUrl": "https://b.salesforce.com",
+                                                                            "isSandboxEnvironment": None}},
+                                                CREDENTIALS: None}}),
+    ],
+    ids=["create-like-the-aws-sample", "describe", "delete", "update-nested"],
+)
+def test_null_optional_member_is_absent(emulator: Emulator, path: str, body: dict[str, Any]) -> None:
+    appflow = appflow_client(emulator.endpoint)
+    for name in ("to-delete", "to-update"):
+        appflow.create_connector_profile(**full_create_request("Salesforce", name))
+    status, _, answer = signed_call(emulator.endpoint, path, json.dumps(body))
+    assert status == 200, answer
+    for detail in appflow.describe_connector_profiles()["connectorProfileDetails"]:
+        assert None not in detail["connectorProfileProperties"]["Salesforce"].values()  # stored without nulls
+
+
+def test_null_optional_member_is_absent_for_a_client_token_too(emulator: Emulator) -> None:
+    """A retry that spells the absent kmsArn another way is the same request, not a conflicting one."""
+    with_null = {**_null_sample("tokened"), "clientToken": "token-1"}
+    first = signed_call(emulator.endpoint, "/create-connector-profile", json.dumps(with_null))
+    without = {k: v for k, v in with_null.items() if k != "kmsArn"}
+    without[CONFIG][CREDENTIALS]["Salesforce"] = {"accessToken": "token", "oAuthRequest": {}}
+    without[CONFIG][PROPERTIES]["Salesforce"] = {"instanceUrl": "https://acme.my.salesforce.com",
+                                                 "isSandboxEnvironment": False}
+    again = signed_call(emulator.endpoint, "/create-connector-profile", json.dumps(without))
+    assert (first[0], again[0]) == (200, 200)
+    assert again[2] == first[2]
+    assert emulator.stats.replayed["CreateConnectorProfile"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "member", "problem"),
+    [
+        ("/create-connector-profile", {**full_create_request("Salesforce", "n"), "connectorProfileName": None},
+         "connectorProfileName", "required member is missing"),
+        ("/create-connector-profile", {**full_create_request("Salesforce", "n"), CONFIG: {PROPERTIES: None}},
+         f"{CONFIG}.{PROPERTIES}", "required member is missing"),
+        ("/create-connector-profile",
+         {**full_create_request("Zendesk", "n"), CONFIG: {**full_create_request("Zendesk")[CONFIG],
+                                                          PROPERTIES: {"Zendesk": {"instanceUrl": None}}}},
+         f"{CONFIG}.{PROPERTIES}.Zendesk.instanceUrl", "required member is missing"),
+        ("/describe-connector-profiles", {"connectorProfileNames": ["crm", None]},
+         "connectorProfileNames[1]", "expected a string, got null"),
+        ("/delete-connector-profile", {"connectorProfileName": None}, "connectorProfileName",
+         "required member is missing"),
+    ],
+    ids=["required-top-level", "required-nested", "required-in-connector-block", "null-list-item",
+         "required-on-delete"],
+)
+def test_null_required_member_is_refused_naming_it(unchecked_client: Any, path: str, body: dict[str, Any],
+                                                     member: str, problem: str) -> None:
+    status, headers, answer = signed_call(unchecked_client.meta.endpoint_url, path, json.dumps(body))
+    assert (status, headers["x-amzn-ErrorType"]) == (400, "ValidationException")
+    assert f"'{member}' {problem}" in answer["message"]
+
+
+# Patterns in the API's ECMAScript dialect. botocore does not check patterns client side, so a client
+# with its own validation on sends these, and the refusals come from the emulator.
+
+@pytest.mark.parametrize(("name", "accepted"), [c[1:] for c in PROFILE_NAMES], ids=[c[0] for c in PROFILE_NAMES])
+def test_profile_name_word_characters_are_ascii(emulator: Emulator, name: str, accepted: bool) -> None:
+    appflow = appflow_client(emulator.endpoint)  # parameter_validation on
+    request = full_create_request("Salesforce", name)
+    if accepted:
+        appflow.create_connector_profile(**request)
+        assert [d["connectorProfileName"] for d in appflow.describe_connector_profiles()["connectorProfileDetails"]] \
+            == [name]
+        return
+    with pytest.raises(appflow.exceptions.ValidationException) as raised:
+        appflow.create_connector_profile(**request)
+    assert "'connectorProfileName' does not match the required pattern" in raised.value.response["Error"]["Message"]
+    assert "where \\w is A-Z, a-z, 0-9 or _" in raised.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
+    ("connector_type", "member", "value", "accepted"),
+    [
+        ("Salesforce", "instanceUrl", "https://例え.jp/パス", True),  # \S+: any non-space character
+        ("Redshift", "bucketPrefix", "préfixe/名前/😀", True),  # .*: anything but a line terminator
+        ("Snowflake", "warehouse", "wh\u00a0one\u3000two\ufeff", True),  # \s is ECMAScript's: NBSP, ideographic, BOM
+        ("Snowflake", "warehouse", "wh\x1cone", False),  # U+001C is a space to Python's \s only
+        ("Snowflake", "warehouse", "entrepôt", False),  # [\s\w...]: ASCII word characters only
+        ("Redshift", "bucketPrefix", "a\rb", False),  # ECMAScript's . stops at CR too, not only at LF
+        ("Salesforce", "instanceUrl", "https://a.example.com\u2003", False),  # EM SPACE is \s, so not \S
+    ],
+    ids=["unicode-in-non-space", "unicode-and-astral-in-any", "ecmascript-spaces", "python-only-space",
+         "unicode-letter-in-word-class", "carriage-return-is-not-dot", "unicode-space-is-not-non-space"],
+)
+def test_patterns_follow_ecmascript(emulator: Emulator, connector_type: str, member: str, value: str,
+                                    accepted: bool) -> None:
+    appflow = appflow_client(emulator.endpoint)
+    request = full_create_request(connector_type, "dialect")
+    key = connector_key(connector_type)
+    assert key is not None
+    request[CONFIG][PROPERTIES][key][member] = value
+    if accepted:
+        appflow.create_connector_profile(**request)
+        [detail] = appflow.describe_connector_profiles()["connectorProfileDetails"]
+        assert detail["connectorProfileProperties"][key][member] == value
+        return
+    with pytest.raises(appflow.exceptions.ValidationException) as raised:
+        appflow.create_connector_profile(**request)
+    assert f"'{CONFIG}.{PROPERTIES}.{key}.{member}' does not match the required pattern" in (
+        raised.value.response["Error"]["Message"])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        (r"^[a-zA-Z0-9_]*$", "abc\n", False),  # ECMAScript's $ is the end, not "before a final newline"
+        (r"^\d{3}$", "١٢٣", False),
+        (r"[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\t]*", "glue 😀 名前", True),  # a surrogate pair
+        (r"[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\t]*", "\x01", False),  # is one code point
+        (r"[\s\w/!@#+=.-]*", "a\u2029b", True),
+        (r"\S+", "a\x85b", True),  # NEL: a space to Python's \s, not to ECMAScript's
+    ],
+    ids=["dollar-is-the-end", "digits-are-ascii", "astral-in-glue-name", "control-not-in-glue-name",
+         "paragraph-separator-is-space", "nel-is-not-space"],
+)
+def test_patterns_no_profile_request_uses(pattern: str, value: str, matches: bool) -> None:
+    """Model patterns outside the profile requests (Glue names, timestamps), read the same way."""
+    assert bool(compiled_pattern(pattern).fullmatch(value)) is matches
