@@ -197,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a resource for this connector (e.g. Salesforce); repeatable, as for skeleton")
     init.set_defaults(run=_run_init)
 
+    types = commands.add_parser("types", help="list the CloudFormation resource types the registry knows")
+    types.add_argument("text", nargs="?", default="", metavar="TEXT", help="only types containing TEXT (any case)")
+    types.add_argument("--region", default="us-east-1", help="the region whose types to list (default: us-east-1)")
+    types.set_defaults(run=_run_types)
+
     _add_state(commands, common)
     _add_emulator(commands)
     return parser
@@ -803,6 +808,23 @@ def _run_init(args: argparse.Namespace) -> int:
     written = write_scaffold(args.stack_dir, scaffold(args.stack_dir.resolve().name, args.connector))
     print(f"Created {', '.join(str(path) for path in written)}.")
     print(f"Next: fill in {args.stack_dir / ENV_FILE}, then run `stack validate {args.stack_dir}`.")
+    return EXIT_OK
+
+
+def _run_types(args: argparse.Namespace) -> int:
+    from deployer.registry import type_names, type_schema
+
+    names = [name for name in type_names(args.region) if args.text.lower() in name.lower()]
+    if not names:
+        raise StackError(f"no resource type contains {args.text!r}")
+    width = max(len(name) for name in names)
+    refused = 0
+    for name in names:
+        found = type_schema(name, args.region)
+        refused += not found.provisionable
+        print(name if found.provisionable else f"{name:<{width}}  not provisionable: {found.why_not}")
+    print(f"{len(names)} type{'s' if len(names) != 1 else ''}, {refused} not provisionable through Cloud Control. "
+          "Deploying these types is not wired in yet: stack deploys AWS::AppFlow::ConnectorProfile.")
     return EXIT_OK
 
 

@@ -47,6 +47,17 @@ def appflow_client(endpoint: str, region: str = "us-east-1", *, attempts: int = 
     )
 
 
+def cloudcontrol_client(endpoint: str, region: str = "us-east-1", *, attempts: int = 1, **config: Any) -> Any:
+    """A real boto3 Cloud Control API client for the emulator (the same port as AppFlow); no retries by default."""
+    return boto3.client(
+        "cloudcontrol",
+        endpoint_url=endpoint,
+        region_name=region,
+        config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}, **config),
+        **DUMMY_CREDENTIALS,
+    )
+
+
 # Candidate values for model strings; the first that satisfies the member's pattern and
 # length is used, so a pattern added to the model later fails loudly here, not silently.
 _STRING_CANDIDATES = [

@@ -1,4 +1,4 @@
-"""A local AppFlow service that real boto3 clients talk to over HTTP.
+"""A local AppFlow service, and Cloud Control API on the same port, that real boto3 clients talk to over HTTP.
 
 ``Emulator`` starts it in-process on a free loopback port and stops it on exit::
 
@@ -8,7 +8,8 @@
 ``stack emulator`` runs the same server until interrupted. The modules behind it:
 ``server`` (connections, framing, the worker pool), ``wire`` (HTTP messages, the
 rest-json format, ``Limits`` on what a client may ask), ``service`` (the operations),
-``store`` (SQLite), ``knobs`` (latency, throttling, faults).
+``store`` (SQLite), ``knobs`` (latency, throttling, faults); for Cloud Control, ``cloudcontrol``
+(the operations), ``resources`` (its tables), ``typeschemas`` (type schemas) and ``patch`` (JSON Patch).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from deployer.emulator.cloudcontrol import CloudControlService
 from deployer.emulator.knobs import CallStats, Clock, Knobs
 from deployer.emulator.server import EmulatorServer
 from deployer.emulator.service import AppFlowService
@@ -45,7 +47,8 @@ class Emulator:
         self.knobs = knobs or Knobs()
         self._store = Store(data_dir)
         self.service = AppFlowService(self._store, self.knobs, clock, sleep)
-        self._server = EmulatorServer((host, port), self.service, limits)
+        self.cloudcontrol = CloudControlService(self._store, self.knobs, clock, sleep, stats=self.service.stats)
+        self._server = EmulatorServer((host, port), self.service, limits, self.cloudcontrol)
         self._thread: threading.Thread | None = None
 
     @property

@@ -24,6 +24,7 @@ import time
 from collections import OrderedDict
 from dataclasses import replace
 
+from deployer.emulator.cloudcontrol import CloudControlService
 from deployer.emulator.service import AppFlowService
 from deployer.emulator.wire import (
     Head,
@@ -72,8 +73,10 @@ class _Connection:
 class EmulatorServer:
     """The emulator's listening socket, event loop and worker pool."""
 
-    def __init__(self, address: tuple[str, int], service: AppFlowService, limits: Limits | None = None) -> None:
+    def __init__(self, address: tuple[str, int], service: AppFlowService, limits: Limits | None = None,
+                 cloudcontrol: CloudControlService | None = None) -> None:
         self.service = service
+        self.cloudcontrol = cloudcontrol  # X-Amz-Target: CloudApiService.* on the same port
         self.limits = limits or Limits()
         self._listener = socket.create_server(address, backlog=1024)
         self._listener.setblocking(False)
@@ -365,7 +368,7 @@ class EmulatorServer:
 
     def _respond(self, connection: _Connection, request: Request) -> bool:
         """Answers ``request``; whether the connection can carry another."""
-        response = answer(request, self.service, self.limits)
+        response = answer(request, self.service, self.limits, self.cloudcontrol)
         if response is None:
             return False  # the service asked for no answer at all, as when a network path fails mid-call
         if not request.head.keep_alive:

@@ -91,6 +91,10 @@ class Store:
 
     # The methods below must be called inside ``transaction()``.
 
+    def execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """For the tables of another emulated service in the same file (``resources.py``)."""
+        return self._db.execute(sql, parameters)
+
     def get(self, account: str, region: str, name: str) -> StoredProfile | None:
         row = self._db.execute(
             "SELECT * FROM profiles WHERE account=? AND region=? AND name=?", (account, region, name)

@@ -1,4 +1,4 @@
-"""The emulator's wire format: HTTP/1.1 messages and AppFlow's rest-json protocol, as values.
+"""The emulator's wire format: HTTP/1.1 messages, AppFlow's rest-json and Cloud Control's JSON 1.0, as values.
 
 ``parse_head`` turns a request's head (request line and headers) into a ``Head`` or
 raises ``WireError``; ``answer`` turns a complete ``Request`` into a ``Response`` by
@@ -8,7 +8,9 @@ Errors are answered the way AWS answers them, so that boto3 raises its modeled
 exceptions: the code in ``x-amzn-ErrorType`` and ``{"message": ...}`` in the body.
 An operation whose output shape has no members (``DeleteConnectorProfile``) is
 answered with an empty body, as the AppFlow API reference says ("an HTTP 200
-response with an empty HTTP body").
+response with an empty HTTP body"). A request with an ``X-Amz-Target`` header is JSON 1.0:
+``CloudApiService.<Operation>`` goes to ``CloudControlService``, and its errors also carry the
+code as ``__type`` in the body, as AWS's JSON protocols do.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from itertools import accumulate
 from typing import Any
 
 from deployer.apimodel import output_members
+from deployer.emulator.cloudcontrol import SIGNING_NAME, CloudControlService, operation_for
 from deployer.emulator.service import OPERATIONS, ApiError, AppFlowService, Call, LostResponse
 
 
@@ -75,6 +78,7 @@ class Response:
     payload: dict[str, Any] | None  # None: no body at all
     error_code: str | None = None
     close: bool = False
+    content_type: str = "application/json"
 
 
 def error_response(status: int, code: str, message: str, *, close: bool = False) -> Response:
@@ -84,7 +88,11 @@ def error_response(status: int, code: str, message: str, *, close: bool = False)
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REQUEST_LINE = re.compile(r"([A-Z]+) (\S+) HTTP/(\d)\.(\d)")
 _DIGITS = re.compile(r"[0-9]{1,19}")
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/appflow/aws4_request")
+_CREDENTIAL_SCOPES = {
+    name: re.compile(rf"Credential=[^/,\s]+/\d{{8}}/([a-z0-9-]+)/{name}/aws4_request")
+    for name in ("appflow", SIGNING_NAME)
+}
+JSON_10 = "application/x-amz-json-1.0"
 
 
 def parse_head(raw: bytes, limits: Limits) -> Head:
@@ -123,12 +131,21 @@ def parse_head(raw: bytes, limits: Limits) -> Head:
     return Head(method, target, headers, int(length_text), keep_alive, expects_continue)
 
 
-def answer(request: Request, service: AppFlowService, limits: Limits) -> Response | None:
+def answer(request: Request, service: AppFlowService, limits: Limits,
+           cloudcontrol: CloudControlService | None = None) -> Response | None:
     """The response to one complete request; None when the service says to drop the connection unanswered."""
     if request.head.method != "POST":
         return error_response(404, "UnknownOperationException", "Unknown operation")
+    target = request.head.headers.get("x-amz-target")
+    json_10 = target is not None
     try:
-        call = _decode(request, limits)
+        if target is not None:  # JSON 1.0: the operation is in the header, the path is "/"
+            operation = operation_for(target) if cloudcontrol is not None else None
+            if operation is None or cloudcontrol is None:
+                raise ApiError("UnknownOperationException", f"Unknown operation {target}")
+            result = cloudcontrol.handle(_decode(request, limits, operation, SIGNING_NAME))
+            return Response(200, result, content_type=JSON_10)
+        call = _decode(request, limits, OPERATIONS.get(request.head.target.split("?", 1)[0]), "appflow")
         result = service.handle(call)
         return Response(200, result if output_members(call.operation) else None)
     except LostResponse:
@@ -138,16 +155,23 @@ def answer(request: Request, service: AppFlowService, limits: Limits) -> Respons
         if len(message) > limits.max_message_chars:  # 80,000 unknown members must not make a 12 MB answer
             cut = len(message) - limits.max_message_chars
             message = f"{message[:limits.max_message_chars]}... ({cut} more characters)"
-        return error_response(error.status, error.code, message)
+        return _error(error.status, error.code, message, json_10)
     except Exception as error:  # noqa: BLE001 - an emulator bug is answered as AWS answers its own, not a dropped line
-        return error_response(500, "InternalServerException", f"The emulator failed: {type(error).__name__}: {error}")
+        code = "ServiceInternalErrorException" if json_10 else "InternalServerException"
+        return _error(500, code, f"The emulator failed: {type(error).__name__}: {error}", json_10)
+
+
+def _error(status: int, code: str, message: str, json_10: bool) -> Response:
+    if not json_10:
+        return error_response(status, code, message)
+    return Response(status, {"__type": code, "message": message}, error_code=code, content_type=JSON_10)
 
 
 def render(response: Response, *, head_only: bool = False) -> bytes:
     body = b"" if response.payload is None else json.dumps(response.payload).encode()
     lines = [
         f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}",
-        *(["Content-Type: application/json"] if response.payload is not None else []),
+        *([f"Content-Type: {response.content_type}"] if response.payload is not None else []),
         f"Content-Length: {len(body)}",
         f"x-amzn-RequestId: {uuid.uuid4()}",
         f"Date: {formatdate(usegmt=True)}",
@@ -159,11 +183,10 @@ def render(response: Response, *, head_only: bool = False) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else body)
 
 
-def _decode(request: Request, limits: Limits) -> Call:
-    operation = OPERATIONS.get(request.head.target.split("?", 1)[0])
+def _decode(request: Request, limits: Limits, operation: str | None, signing_name: str) -> Call:
     if operation is None:
         raise ApiError("UnknownOperationException", f"Unknown operation {request.head.target}")
-    region = _region(request.head.headers.get("authorization"))
+    region = _region(request.head.headers.get("authorization"), signing_name)
     if json_depth(request.body) > limits.max_json_depth:
         raise ApiError("SerializationException", f"The request body nests deeper than {limits.max_json_depth} levels.")
     try:
@@ -175,15 +198,15 @@ def _decode(request: Request, limits: Limits) -> Call:
     return Call(operation, region, parsed)
 
 
-def _region(authorization: str | None) -> str:
+def _region(authorization: str | None, signing_name: str) -> str:
     if not authorization:
         raise ApiError("MissingAuthenticationTokenException", "Missing Authentication Token")
-    scope = _CREDENTIAL_SCOPE.search(authorization)
+    scope = _CREDENTIAL_SCOPES[signing_name].search(authorization)
     if not authorization.startswith("AWS4-HMAC-SHA256 ") or scope is None:
         raise ApiError(
             "IncompleteSignatureException",
             "Authorization header requires a SigV4 Credential scope of the form "
-            "KEY/DATE/REGION/appflow/aws4_request.",
+            f"KEY/DATE/REGION/{signing_name}/aws4_request.",
         )
     return scope.group(1)
 

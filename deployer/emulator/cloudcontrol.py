@@ -1,0 +1,404 @@
+"""The AWS Cloud Control API operations, as the emulator performs them, for any type that has a schema.
+
+Takes a decoded call (operation, region, JSON body) and returns the JSON answer or raises
+``ApiError``; ``wire.py`` routes ``X-Amz-Target: CloudApiService.*`` here. Everything is driven
+by the type's schema (``typeschemas.py``): the model is checked with jsonschema, the primary
+identifier and a few read-only attributes are assigned, create-only properties refuse updates and
+write-only properties are never returned. A request's outcome is decided when it is made; its
+progress event says ``IN_PROGRESS`` until the emulator's latency (times ``HANDLER_ROUND_TRIPS``) has
+passed on the injected clock, then ``SUCCESS`` or ``FAILED``. As in AWS, what the resource handler
+would refuse (a model the schema refuses, a taken identifier, a create-only change) is a ``FAILED``
+event with an ``ErrorCode``, and what Cloud Control itself refuses (a malformed request, an unknown
+type, a type without the handler) is an error answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import botocore.session
+from botocore.model import ServiceModel
+
+from deployer.apimodel import check_value, without_nulls
+from deployer.emulator.knobs import CallStats, Clock, FaultSource, Knobs, TokenBucket
+from deployer.emulator.patch import PatchError, apply_patch, drop_at, model_parts, top_level_names, values_at
+from deployer.emulator.resources import ResourceRequest, ResourceStore, decode_next_token, encode_next_token
+from deployer.emulator.service import LOST_RESPONSE, ApiError, Call, LostResponse
+from deployer.emulator.store import Store
+from deployer.emulator.typeschemas import find_type_schema, model_violations
+from deployer.paths import format_path
+
+if TYPE_CHECKING:
+    from deployer.registry import TypeSchema
+
+TARGET_PREFIX = "CloudApiService."
+SIGNING_NAME = "cloudcontrolapi"
+TOKEN_LIFETIME_S = 36 * 3600  # "A client token is valid for 36 hours once used" (Cloud Control API reference)
+REQUEST_LIFETIME_S = 7 * 24 * 3600  # ListResourceRequests: "requests ... within the last 7 days"
+HANDLER_ROUND_TRIPS = 10  # a handler makes several calls to its service: IN_PROGRESS lasts this many latencies
+DEFAULT_MAX_RESULTS = 20  # not documented by AWS; the paginator follows NextToken either way
+_SERVER_ERRORS = {"ServiceInternalErrorException", "HandlerInternalFailureException"}
+_FAULTS = {  # the knobs' generic fault codes, in Cloud Control's words
+    "InternalServerException": ("ServiceInternalErrorException", "An internal service error occurred."),
+    "ThrottlingException": ("ThrottlingException", "Rate exceeded"),
+}
+
+# Read-only attributes (and identifiers) that AWS derives for a new resource, as format strings over the
+# model plus {region}, {account}, {uuid} and {name} (a random lower-case name); set only when absent.
+# Sources: each type's CloudFormation "Return values" (KMS: the key ID is a UUID, Arn
+# arn:aws:kms:REGION:ACCOUNT:key/KEY_ID; S3: Arn arn:aws:s3:::NAME and the domain names).
+DERIVED_ATTRIBUTES: dict[str, dict[str, str]] = {
+    "AWS::KMS::Key": {"KeyId": "{uuid}", "Arn": "arn:aws:kms:{region}:{account}:key/{KeyId}"},
+    "AWS::S3::Bucket": {
+        "BucketName": "{name}",
+        "Arn": "arn:aws:s3:::{BucketName}",
+        "DomainName": "{BucketName}.s3.amazonaws.com",
+        "RegionalDomainName": "{BucketName}.s3.{region}.amazonaws.com",
+        "DualStackDomainName": "{BucketName}.s3.dualstack.{region}.amazonaws.com",
+    },
+}
+
+Failure = tuple[str, str]  # (HandlerErrorCode, StatusMessage)
+
+
+@functools.lru_cache(maxsize=1)
+def cloudcontrol_model() -> ServiceModel:
+    return botocore.session.get_session().get_service_model("cloudcontrol")
+
+
+def operation_for(target: str) -> str | None:
+    """The operation an ``X-Amz-Target`` names, or None."""
+    name = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
+    return name if name in cloudcontrol_model().operation_names else None
+
+
+def cloudcontrol_error(code: str, message: str) -> ApiError:
+    error = ApiError(code, message)
+    error.status = 500 if code in _SERVER_ERRORS else 400  # JSON 1.0: the code is in the body, not the status
+    return error
+
+
+class CloudControlService:
+    def __init__(self, store: Store, knobs: Knobs, clock: Clock, sleep: Callable[[float], None], *,
+                 stats: CallStats | None = None,
+                 schemas: Callable[[str, str], TypeSchema | None] = find_type_schema) -> None:
+        self.store = store
+        self.resources = ResourceStore(store)
+        self.knobs = knobs
+        self.stats = stats or CallStats()
+        self._clock = clock
+        self._sleep = sleep
+        self._schemas = schemas
+        self._bucket = TokenBucket(clock)
+        self._faults = FaultSource(knobs)
+
+    def handle(self, call: Call) -> dict[str, Any]:
+        """Answer one call, or raise ``ApiError``. Knob-made faults come before any effect."""
+        if self.knobs.latency_ms > 0:
+            self._sleep(self.knobs.latency_ms / 1000.0)
+        try:
+            result = self._answer(call)
+        except ApiError as error:
+            self.stats.record(call.operation, error.code)
+            raise
+        except LostResponse:
+            self.stats.record(call.operation, LOST_RESPONSE)
+            raise
+        self.stats.record(call.operation, None)
+        return result
+
+    def _answer(self, call: Call) -> dict[str, Any]:
+        account = self.knobs.account_id
+        if self.knobs.tps is not None and not self._bucket.take(account, self.knobs.tps):
+            raise cloudcontrol_error(*_FAULTS["ThrottlingException"])
+        fault = self._faults.next_fault(call.operation)
+        if fault and fault != LOST_RESPONSE:
+            raise cloudcontrol_error(*_FAULTS.get(fault, (fault, f"Injected {fault}")))
+        shape = cloudcontrol_model().operation_model(call.operation).input_shape
+        call = replace(call, body=without_nulls(shape, call.body))
+        _raise_violations(check_value(shape, call.body))
+        handler = {
+            "CreateResource": self._create,
+            "UpdateResource": self._update,
+            "DeleteResource": self._delete,
+            "GetResource": self._get,
+            "ListResources": self._list,
+            "GetResourceRequestStatus": self._status,
+            "ListResourceRequests": self._list_requests,
+        }.get(call.operation)
+        if handler is None:
+            raise cloudcontrol_error("UnsupportedActionException", f"The emulator does not serve {call.operation}.")
+        hold = self.knobs.take_hold(call.operation)
+        if hold is not None and not hold.effect:
+            hold.wait()
+            raise LostResponse()
+        answer = handler(account, call)
+        if hold is not None:
+            hold.wait()
+        if fault == LOST_RESPONSE or hold is not None:
+            raise LostResponse()
+        return answer
+
+    # Requests that change resources: decided now, reported through progress events.
+
+    def _create(self, account: str, call: Call) -> dict[str, Any]:
+        type_schema = self._type(call, "create")
+        desired = _json_object(call.body["DesiredState"], "DesiredState")
+        with self.store.transaction():
+            replayed = self._replay(account, call)
+            if replayed is not None:
+                return replayed
+            identifier, model, failure = self._plan_create(account, call.region, type_schema, desired)
+            if model is not None and identifier is not None:
+                self.resources.put(account, call.region, type_schema.type_name, identifier, model)
+            return self._new_request(account, call, "CREATE", identifier, failure)
+
+    def _plan_create(self, account: str, region: str, type_schema: TypeSchema,
+                     desired: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None, Failure | None]:
+        read_only = [name for name in top_level_names(type_schema.read_only) if name in desired]
+        problems = [f"#/{name}: read-only property cannot be set" for name in read_only]
+        problems += model_violations(type_schema, desired)
+        if problems:
+            return None, None, ("InvalidRequest", f"Model validation failed ({'; '.join(problems)})")
+        model = dict(desired)
+        for name, template in DERIVED_ATTRIBUTES.get(type_schema.type_name, {}).items():
+            if name not in model:
+                made = {"region": region, "account": account, "uuid": uuid.uuid4(),
+                        "name": f"cc-{secrets.token_hex(8)}"}
+                model[name] = template.format_map({**model, **made})
+        for name in top_level_names(type_schema.primary_identifier):
+            model.setdefault(name, str(uuid.uuid4()))  # no recipe: a random id, as many handlers make
+        identifier = "|".join(str(model.get(name)) for name in top_level_names(type_schema.primary_identifier))
+        if self.resources.get(account, region, type_schema.type_name, identifier) is not None:
+            message = f"Resource of type '{type_schema.type_name}' with identifier '{identifier}' already exists."
+            return identifier, None, ("AlreadyExists", message)
+        return identifier, model, None
+
+    def _update(self, account: str, call: Call) -> dict[str, Any]:
+        type_schema = self._type(call, "update")
+        patch = _json_value(call.body["PatchDocument"], "PatchDocument")
+        if not isinstance(patch, list):
+            raise cloudcontrol_error("ValidationException", "PatchDocument must be a JSON Patch (RFC 6902) array.")
+        identifier = call.body["Identifier"]
+        with self.store.transaction():
+            replayed = self._replay(account, call)
+            if replayed is not None:
+                return replayed
+            current = self.resources.get(account, call.region, type_schema.type_name, identifier)
+            failure: Failure | None = _not_found(type_schema.type_name, identifier) if current is None else None
+            if current is not None:
+                try:
+                    patched = apply_patch(current, patch)
+                except PatchError as error:
+                    patched, failure = None, ("InvalidRequest", f"Invalid patch document: {error}")
+                if patched is not None:
+                    failure = _update_failure(type_schema, current, patched)
+                if failure is None:
+                    self.resources.put(account, call.region, type_schema.type_name, identifier, patched)
+            return self._new_request(account, call, "UPDATE", identifier, failure)
+
+    def _delete(self, account: str, call: Call) -> dict[str, Any]:
+        type_schema = self._type(call, "delete")
+        identifier = call.body["Identifier"]
+        with self.store.transaction():
+            replayed = self._replay(account, call)
+            if replayed is not None:
+                return replayed
+            failure = None
+            if self.resources.get(account, call.region, type_schema.type_name, identifier) is None:
+                failure = _not_found(type_schema.type_name, identifier)
+            else:
+                self.resources.delete(account, call.region, type_schema.type_name, identifier)
+            return self._new_request(account, call, "DELETE", identifier, failure)
+
+    def _new_request(self, account: str, call: Call, operation: str, identifier: str | None,
+                     failure: Failure | None) -> dict[str, Any]:
+        now = self._clock()
+        request = ResourceRequest(
+            account=account, region=call.region, token=str(uuid.uuid4()), type_name=call.body["TypeName"],
+            identifier=identifier, operation=operation, status="FAILED" if failure else "SUCCESS",
+            error_code=failure[0] if failure else None, message=failure[1] if failure else None,
+            created_at=now, done_at=now + self.knobs.latency_ms / 1000.0 * HANDLER_ROUND_TRIPS,
+            client_token=call.body.get("ClientToken"), digest=_digest(call),
+        )
+        self.resources.add_request(request)
+        return {"ProgressEvent": self._event(request, just_made=True)}
+
+    def _replay(self, account: str, call: Call) -> dict[str, Any] | None:
+        """The progress of the request a live ClientToken was first used for, or None for a new token."""
+        token = call.body.get("ClientToken")
+        seen = self.resources.by_client_token(account, call.region, token) if token else None
+        if seen is None or self._clock() - seen.created_at > TOKEN_LIFETIME_S:
+            return None
+        if seen.digest != _digest(call):
+            raise cloudcontrol_error("ClientTokenConflictException",
+                                     f"The client token {token} was already used for a different request.")
+        self.stats.replayed[call.operation] += 1
+        return {"ProgressEvent": self._event(seen)}
+
+    # Reads.
+
+    def _get(self, account: str, call: Call) -> dict[str, Any]:
+        type_schema = self._type(call, "read")
+        identifier = call.body["Identifier"]
+        with self.store.transaction():
+            model = self.resources.get(account, call.region, type_schema.type_name, identifier)
+        if model is None:
+            raise cloudcontrol_error("ResourceNotFoundException", _not_found(type_schema.type_name, identifier)[1])
+        return {"TypeName": type_schema.type_name, "ResourceDescription": _description(type_schema, identifier, model)}
+
+    def _list(self, account: str, call: Call) -> dict[str, Any]:
+        type_schema = self._type(call, "list")
+        page_size = call.body.get("MaxResults", DEFAULT_MAX_RESULTS)
+        scope = [account, call.region, type_schema.type_name]
+        after = _cursor(call.body.get("NextToken"), scope)
+        with self.store.transaction():
+            found = self.resources.list(account, call.region, type_schema.type_name, after, page_size + 1)
+        page = found[:page_size]
+        answer: dict[str, Any] = {
+            "TypeName": type_schema.type_name,
+            "ResourceDescriptions": [_description(type_schema, identifier, model) for identifier, model in page],
+        }
+        if len(found) > page_size:
+            answer["NextToken"] = encode_next_token(page[-1][0], scope)
+        return answer
+
+    def _status(self, account: str, call: Call) -> dict[str, Any]:
+        token = call.body["RequestToken"]
+        with self.store.transaction():
+            request = self.resources.request(token)
+        if request is None or request.account != account or request.region != call.region:
+            raise cloudcontrol_error("RequestTokenNotFoundException", f"Request with token {token} was not found.")
+        return {"ProgressEvent": self._event(request)}
+
+    def _list_requests(self, account: str, call: Call) -> dict[str, Any]:
+        page_size = call.body.get("MaxResults", DEFAULT_MAX_RESULTS)
+        wanted = call.body.get("ResourceRequestStatusFilter", {})
+        operations, statuses = wanted.get("Operations"), wanted.get("OperationStatuses")
+        scope = [account, call.region, sorted(operations or []), sorted(statuses or [])]
+        before = _cursor(call.body.get("NextToken"), scope)
+        matches: list[dict[str, Any]] = []
+        last_seq = 0
+        with self.store.transaction():
+            since = self._clock() - REQUEST_LIFETIME_S
+            before_seq = int(before) if before and before.isdigit() else None
+            for request in self.resources.requests(account, call.region, since, before_seq):
+                event = self._event(request)
+                if (operations is None or request.operation in operations) and (
+                        statuses is None or event["OperationStatus"] in statuses):
+                    if len(matches) == page_size:
+                        return {"ResourceRequestStatusSummaries": matches,
+                                "NextToken": encode_next_token(str(last_seq), scope)}
+                    matches.append(event)
+                    last_seq = request.seq
+        return {"ResourceRequestStatusSummaries": matches}
+
+    def _event(self, request: ResourceRequest, *, just_made: bool = False) -> dict[str, Any]:
+        """The request's ProgressEvent now; the answer to the request itself always says IN_PROGRESS."""
+        done = not just_made and self._clock() >= request.done_at
+        event: dict[str, Any] = {
+            "TypeName": request.type_name,
+            "RequestToken": request.token,
+            "Operation": request.operation,
+            "OperationStatus": request.status if done else "IN_PROGRESS",
+            "EventTime": request.done_at if done else request.created_at,
+        }
+        if request.identifier and (request.operation != "CREATE" or (done and request.status == "SUCCESS")):
+            event["Identifier"] = request.identifier  # a create's identifier is known once it succeeds
+        if not done:
+            event["RetryAfter"] = request.done_at
+        elif request.status == "FAILED":
+            event["ErrorCode"] = request.error_code
+            event["StatusMessage"] = request.message
+        return event
+
+    def _type(self, call: Call, handler: str) -> TypeSchema:
+        """The schema of the call's type, which must have ``handler``."""
+        type_name = call.body["TypeName"]
+        type_schema = self._schemas(type_name, call.region)
+        if type_schema is None:
+            raise cloudcontrol_error("TypeNotFoundException",
+                                     f"The type '{type_name}' cannot be found in the CloudFormation registry.")
+        if handler not in type_schema.handlers or (handler == "create" and not type_schema.provisionable):
+            why = f": {type_schema.why_not}" if handler == "create" and type_schema.why_not else ""
+            raise cloudcontrol_error("UnsupportedActionException",
+                                     f"Resource type {type_name} does not support {handler.upper()} action{why}")
+        return type_schema
+
+
+def _update_failure(type_schema: TypeSchema, current: dict[str, Any], patched: Any) -> Failure | None:
+    if not isinstance(patched, dict):
+        return "InvalidRequest", "Invalid patch document: the patched model is not a JSON object."
+    changed = [p for p in type_schema.create_only if values_at(current, p) != values_at(patched, p)]
+    if changed:
+        return "NotUpdatable", f"Invalid patch update: createOnlyProperties [{', '.join(changed)}] cannot be updated"
+    changed = [p for p in type_schema.read_only if values_at(current, p) != values_at(patched, p)]
+    if changed:
+        return "InvalidRequest", f"Invalid patch update: readOnlyProperties [{', '.join(changed)}] cannot be updated"
+    problems = model_violations(type_schema, patched)
+    if problems:
+        return "InvalidRequest", f"Model validation failed ({'; '.join(problems)})"
+    return None
+
+
+def _not_found(type_name: str, identifier: str) -> Failure:
+    return "NotFound", f"Resource of type '{type_name}' with identifier '{identifier}' was not found."
+
+
+def _description(type_schema: TypeSchema, identifier: str, model: dict[str, Any]) -> dict[str, Any]:
+    """A resource as GetResource and ListResources return it: write-only properties left out."""
+    shown = json.loads(json.dumps(model))
+    for pointer in type_schema.write_only:
+        drop_at(shown, model_parts(pointer))
+    return {"Identifier": identifier, "Properties": json.dumps(shown)}
+
+
+def _cursor(token: str | None, scope: list[Any]) -> str | None:
+    try:
+        return decode_next_token(token, scope)
+    except ValueError as error:
+        raise cloudcontrol_error("ValidationException", str(error)) from None
+
+
+def _json_value(text: str, member: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except ValueError:
+        raise cloudcontrol_error("ValidationException", f"{member} is not valid JSON.") from None
+
+
+def _json_object(text: str, member: str) -> dict[str, Any]:
+    value = _json_value(text, member)
+    if not isinstance(value, dict):
+        raise cloudcontrol_error("ValidationException", f"{member} must be a JSON object.")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _raise_violations(violations: list[Any]) -> None:
+    if not violations:
+        return
+    details = []
+    for violation in violations:  # like AWS, name the member; echo the value unless it is sensitive
+        text = f"'{format_path(violation.path)}' {violation.problem}"
+        if violation.has_value and not violation.sensitive:
+            text = f"Value {json.dumps(violation.value)} at {text}"
+        details.append(text)
+    count = len(violations)
+    raise cloudcontrol_error(
+        "ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: {'; '.join(details)}")
+
+
+def _digest(call: Call) -> str:
+    canonical = [call.operation, {k: v for k, v in call.body.items() if k != "ClientToken"}]
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
