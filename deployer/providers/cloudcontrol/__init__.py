@@ -10,3 +10,7 @@ dict and property dicts in CloudFormation spelling), with no AWS calls:
 - ``replacement``: create-only properties that changed, so the resource is replaced.
 - ``drift``: the part of a value that a read can be compared on.
 """
+
+from deployer.providers.cloudcontrol.provider import CloudControlProvider
+
+__all__ = ["CloudControlProvider"]
