@@ -43,6 +43,7 @@ class Outcome:
 @dataclass(frozen=True)
 class ApplyResult:
     outcomes: tuple[Outcome, ...]
+    moved: tuple[tuple[str, str], ...] = ()  # (old, new) resource names renamed in state
 
     @property
     def failed(self) -> tuple[Outcome, ...]:
@@ -261,4 +262,4 @@ def apply_plan(plan: Plan, *, provider: Provider, recorder: StateRecorder, resol
                 outcome = future.result()
                 outcomes.append(outcome)
                 finished[name] = outcome.status
-    return ApplyResult(tuple(outcomes))
+    return ApplyResult(tuple(outcomes), plan.moves)

@@ -180,6 +180,8 @@ def summary_fields(result: ApplyResult) -> dict[str, Any]:
 def apply_summary(result: ApplyResult) -> str:
     done = [o for o in result.outcomes if o.status is Status.DONE and o.action is not Action.NOOP]
     parts = [f"{len(done)} changed"]
+    if result.moved:
+        parts.append(f"{len(result.moved)} moved")
     failed = result.count(Status.FAILED)
     skipped = result.count(Status.SKIPPED)
     if failed:

@@ -295,7 +295,9 @@ class TestRenames:
         assert (change["resource"], change["action"], change["moved_from"]) == ("crm_profile", "no-op", "profile")
 
         against_emulator.stats.reset()
+        capsys.readouterr()
         deploy(stack)
+        assert capsys.readouterr().out.rstrip().endswith("Apply finished: 0 changed, 1 moved.")
         assert set(against_emulator.stats.calls) == {"DescribeConnectorProfiles"}
         assert live(against_emulator)["connectorProfileArn"] == arn
         assert list(state_of(stack)["resources"]) == ["crm_profile"]
