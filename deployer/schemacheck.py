@@ -309,20 +309,16 @@ class _Checker:
         return secret_like and any(generic[: len(pointer)] == pointer for pointer in self.write_only)
 
 
+# apimodel's words for a value's type -> JSON Schema's "type" words
+_JSON_SCHEMA_KINDS = {"boolean": "boolean", "integer": "integer", "number": "number", "string": "string",
+                      "mapping": "object", "list": "array"}
+
+
 def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
+    """The JSON Schema type of ``value`` ("other" for what JSON has no type for)."""
+    if isinstance(value, Mapping) and not isinstance(value, dict):
         return "object"
-    if isinstance(value, list):
-        return "array"
-    return "other"
+    return _JSON_SCHEMA_KINDS.get(type_name(value), "other")
 
 
 def _coerce(value: Any, kinds: list[str]) -> Any:

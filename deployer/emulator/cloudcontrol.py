@@ -30,7 +30,7 @@ from deployer.apimodel import check_value, without_nulls
 from deployer.emulator.knobs import CallStats, Clock, FaultSource, Knobs, TokenBucket
 from deployer.emulator.patch import PatchError, apply_patch, drop_at, model_parts, top_level_names, values_at
 from deployer.emulator.resources import ResourceRequest, ResourceStore, decode_next_token, encode_next_token
-from deployer.emulator.service import LOST_RESPONSE, ApiError, Call, LostResponse
+from deployer.emulator.service import LOST_RESPONSE, ApiError, Call, KnobbedService, LostResponse
 from deployer.emulator.store import Store
 from deployer.emulator.typeschemas import find_type_schema, model_violations
 from deployer.paths import format_path
@@ -85,7 +85,7 @@ def cloudcontrol_error(code: str, message: str) -> ApiError:
     return error
 
 
-class CloudControlService:
+class CloudControlService(KnobbedService):
     def __init__(self, store: Store, knobs: Knobs, clock: Clock, sleep: Callable[[float], None], *,
                  stats: CallStats | None = None,
                  schemas: Callable[[str, str], TypeSchema | None] = find_type_schema) -> None:
@@ -98,21 +98,6 @@ class CloudControlService:
         self._schemas = schemas
         self._bucket = TokenBucket(clock)
         self._faults = FaultSource(knobs)
-
-    def handle(self, call: Call) -> dict[str, Any]:
-        """Answer one call, or raise ``ApiError``. Knob-made faults come before any effect."""
-        if self.knobs.latency_ms > 0:
-            self._sleep(self.knobs.latency_ms / 1000.0)
-        try:
-            result = self._answer(call)
-        except ApiError as error:
-            self.stats.record(call.operation, error.code)
-            raise
-        except LostResponse:
-            self.stats.record(call.operation, LOST_RESPONSE)
-            raise
-        self.stats.record(call.operation, None)
-        return result
 
     def _answer(self, call: Call) -> dict[str, Any]:
         account = self.knobs.account_id

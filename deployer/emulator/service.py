@@ -77,15 +77,13 @@ class Call:
     body: dict[str, Any]
 
 
-class AppFlowService:
-    def __init__(self, store: Store, knobs: Knobs, clock: Clock, sleep: Callable[[float], None]) -> None:
-        self.store = store
-        self.knobs = knobs
-        self.stats = CallStats()
-        self._clock = clock
-        self._sleep = sleep
-        self._bucket = TokenBucket(clock)
-        self._faults = FaultSource(knobs)
+class KnobbedService:
+    """What every emulated service does around its operations: the latency knob, and counting each call
+    with how it was answered. A service sets ``knobs``, ``stats`` and ``_sleep`` and answers in ``_answer``."""
+
+    knobs: Knobs
+    stats: CallStats
+    _sleep: Callable[[float], None]
 
     def handle(self, call: Call) -> dict[str, Any]:
         """Answer one call, or raise ``ApiError``. Knob-made faults come before any effect."""
@@ -101,6 +99,20 @@ class AppFlowService:
             raise
         self.stats.record(call.operation, None)
         return result
+
+    def _answer(self, call: Call) -> dict[str, Any]:
+        raise NotImplementedError  # each service answers its own operations
+
+
+class AppFlowService(KnobbedService):
+    def __init__(self, store: Store, knobs: Knobs, clock: Clock, sleep: Callable[[float], None]) -> None:
+        self.store = store
+        self.knobs = knobs
+        self.stats = CallStats()
+        self._clock = clock
+        self._sleep = sleep
+        self._bucket = TokenBucket(clock)
+        self._faults = FaultSource(knobs)
 
     def _answer(self, call: Call) -> dict[str, Any]:
         account = self.knobs.account_id
