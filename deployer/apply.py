@@ -19,7 +19,9 @@ from typing import Any, Protocol
 from deployer.connectors import CONFIG, CREDENTIALS
 from deployer.errors import AwsError, ResourceNotFound, StackError
 from deployer.plan import Action, Change, Plan, live_matches
-from deployer.providers import Provider
+from deployer.providers import Live
+from deployer.providers.cloudcontrol.pointers import top_level_names
+from deployer.providers.routing import Providers
 from deployer.state import Intent, ResourceState, StateRecorder, now
 from deployer.validate import Desired
 
@@ -84,11 +86,12 @@ def without_credentials(request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Applier:
-    def __init__(self, plan: Plan, provider: Provider, recorder: StateRecorder, resolve: Resolve,
+    def __init__(self, plan: Plan, providers: Providers, recorder: StateRecorder, resolve: Resolve,
                  hooks: ApplyHooks, resumable: Mapping[str, Intent]) -> None:
         self.plan = plan
         self.resumable = resumable
-        self.provider = provider
+        self.providers = providers
+        self.provider = providers.native
         self.recorder = recorder
         self.resolve = resolve
         self.hooks = hooks
@@ -135,6 +138,8 @@ class _Applier:
         if change.action is Action.REPLACE:
             assert change.prior is not None
             self._delete(change.prior)
+        if desired.cloud:
+            return self._carry_out_cloud(change, desired)
         operation = "update" if change.action is Action.UPDATE else "create"
         exports = self._write(desired, operation)
         if operation == "update" and change.prior is not None:
@@ -151,6 +156,63 @@ class _Applier:
         verb = "replaced" if change.action is Action.REPLACE else {"create": "created", "update": "updated"}[operation]
         self.recorder.record(self._state_of(desired, change, exports), f"{verb} {name}")
         return f"{verb} {name}"
+
+    def _carry_out_cloud(self, change: Change, desired: Desired) -> str:
+        """Create or update a Cloud Control resource; state records what was applied and what a read returned."""
+        prior = change.prior if change.action is Action.UPDATE else None
+        live = self._write_cloud(desired, prior, change.live)
+        self.exports[desired.name] = dict(live.exports)
+        verb = {Action.REPLACE: "replaced", Action.UPDATE: "updated"}.get(change.action, "created")
+        stamp = now()
+        self.recorder.record(ResourceState(
+            name=desired.name, type=desired.type, identifier=live.identifier, region=desired.region or "",
+            arn=live.arn, applied=self.recorder.state.protect(desired.request), credentials_fingerprint=None,
+            exports=dict(live.exports), depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
+            prevent_destroy=desired.prevent_destroy, created_at=prior.created_at if prior else stamp,
+            updated_at=stamp), f"{verb} {live.identifier}")
+        return f"{verb} {live.identifier}"
+
+    def _write_cloud(self, desired: Desired, prior: ResourceState | None, found: Live | None) -> Live:
+        """The intent is recorded before the request, its request token as soon as AWS answers and the identifier
+        as soon as AWS gives it, so a crash at any point leaves enough to find the one resource made. A create
+        an interrupted run left behind is made again with its client token: AWS answers with that first
+        request (its token lives 36 hours), so a type whose identifier AWS assigns is never created twice."""
+        state = self.recorder.state
+        applied = state.protect(desired.request)
+        region = desired.region or ""
+        operation = "update" if prior is not None else "create"
+        resumed = self.resumable.get(desired.name)
+        token = new_client_token()
+        if (resumed is not None and operation == "create" and (resumed.operation, resumed.type, resumed.region,
+                                                               resumed.applied) == ("create", desired.type, region,
+                                                                                    applied)):
+            token = resumed.client_token
+        known = desired.identifier if isinstance(desired.identifier, str) else ""
+        intent = Intent(resource=desired.name, operation=operation, identifier=prior.identifier if prior else known,
+                        region=region, client_token=token, applied=applied,
+                        depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
+                        prevent_destroy=desired.prevent_destroy, started=now(), type=desired.type)
+        self.recorder.begin(intent)
+        noted = [intent]
+
+        def progress(event: Mapping[str, Any]) -> None:
+            latest = noted[-1]
+            updated = replace(latest, request_token=str(event.get("RequestToken") or latest.request_token),
+                              identifier=str(event.get("Identifier") or latest.identifier))
+            if updated != latest:
+                noted.append(updated)
+                self.recorder.begin(updated)
+
+        cloud = self.providers.cloud
+        try:
+            if prior is None:
+                return cloud.create(desired.type, region, desired.request, token, progress)
+            return cloud.update(desired.type, region, prior.identifier, patch_base(desired, prior, found),
+                                desired.request, token)
+        except AwsError as error:
+            if error.answered:
+                self.recorder.settle(desired.name)  # AWS refused it, or its request failed: nothing happened
+            raise
 
     def _write(self, desired: Desired, operation: str) -> dict[str, Any]:
         """Create or update, with the intent recorded first and a token that makes a retry of it harmless.
@@ -194,9 +256,9 @@ class _Applier:
 
     def _delete(self, prior: ResourceState) -> None:
         self.recorder.begin(Intent(resource=prior.name, operation="delete", identifier=prior.identifier,
-                                   region=prior.region, client_token="", started=now()))
+                                   region=prior.region, client_token="", started=now(), type=prior.type))
         try:
-            self.provider.delete(prior.region, prior.identifier)
+            self.providers.delete(prior.type, prior.region, prior.identifier)
         except ResourceNotFound:
             return  # already gone: the goal is reached
         except AwsError as error:
@@ -225,13 +287,27 @@ class _Applier:
         )
 
 
-def apply_plan(plan: Plan, *, provider: Provider, recorder: StateRecorder, resolve: Resolve,
+def patch_base(desired: Desired, prior: ResourceState, found: Live | None) -> dict[str, Any]:
+    """What an update patch starts from: what AWS holds now (so a change made outside is put right, not just
+    a change to the manifest), for the properties the manifest or the last apply set (not AWS's defaults), and
+    the write-only values last applied (a read never returns them)."""
+    if found is None:
+        return dict(prior.applied)
+    assert desired.schema is not None
+    current = {name: value for name, value in found.properties.items()
+               if name in desired.request or name in prior.applied}
+    write_only = {name: prior.applied[name] for name in top_level_names(desired.schema.write_only)
+                  if name in prior.applied}
+    return {**current, **write_only}
+
+
+def apply_plan(plan: Plan, *, providers: Providers, recorder: StateRecorder, resolve: Resolve,
                parallelism: int = 10, hooks: ApplyHooks | None = None,
                resumable: Mapping[str, Intent] | None = None) -> ApplyResult:
     """Carry out ``plan``. ``resumable``: intents an interrupted run left behind that did not take effect,
     whose client tokens are reused if the same call is made again."""
     recorder.move(plan.moves)  # before anything else, so every record below is under its new name
-    applier = _Applier(plan, provider, recorder, resolve, hooks or NoHooks(), resumable or {})
+    applier = _Applier(plan, providers, recorder, resolve, hooks or NoHooks(), resumable or {})
     outcomes: list[Outcome] = []
     leaving = [c for c in plan.changes if c.desired is None]
     for change in leaving:

@@ -1,7 +1,8 @@
 """AWS sessions and clients: standard AWS configuration, or the embedded local cloud.
 
 Without ``--local`` nothing is overridden: the credential chain, ``AWS_PROFILE``,
-``AWS_REGION`` and ``AWS_ENDPOINT_URL_APPFLOW`` apply as they do for any boto3 program.
+``AWS_REGION``, ``AWS_ENDPOINT_URL_APPFLOW`` and ``AWS_ENDPOINT_URL_CLOUDCONTROL``
+apply as they do for any boto3 program.
 With ``--local`` the clients point at the in-process emulator with dummy credentials.
 Every call made is counted, for ``--debug`` and the JSON output.
 """
@@ -23,6 +24,7 @@ from deployer.errors import StackError
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 LOCAL_REGION = "us-east-1"
+LOCAL_SERVICES = ("appflow", "cloudcontrol")  # what the local cloud serves, on one port
 # Seconds to open a connection (botocore's default is 60). An AWS endpoint answers in well under a second;
 # one that does not is unreachable, and a run should say so rather than wait a minute per attempt.
 CONNECT_TIMEOUT_S = 5
@@ -53,8 +55,8 @@ class Clients:
             self._session = boto3.Session(profile_name=settings.profile, region_name=region)
         except botocore.exceptions.ProfileNotFound as error:
             raise StackError(f"{error}; check --profile or AWS_PROFILE") from None
-        # The local cloud is AppFlow only: other services (Secrets Manager, SSM for resolvers) keep the
-        # standard configuration, including AWS_ENDPOINT_URL_<SERVICE>.
+        # The local cloud is AppFlow and Cloud Control only: other services (Secrets Manager, SSM for resolvers)
+        # keep the standard configuration, including AWS_ENDPOINT_URL_<SERVICE>.
         self._local = (boto3.Session(region_name=region or LOCAL_REGION, **LOCAL_CREDENTIALS)
                        if settings.endpoint_url or local_cloud else None)
 
@@ -66,7 +68,7 @@ class Clients:
         with self._lock:
             key = (service, region)
             if key not in self._clients:
-                local = self._local is not None and service == "appflow"
+                local = self._local is not None and service in LOCAL_SERVICES
                 session = self._local if local and self._local else self._session
                 # The SDK's standard retry mode, unless the user chose another; its attempts follow the
                 # standard AWS settings (AWS_MAX_ATTEMPTS, the profile), default 3.

@@ -186,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     destroy.set_defaults(run=_run_destroy)
 
     skeleton = commands.add_parser("skeleton", help="print a ready-to-fill manifest for a resource type")
-    skeleton.add_argument("type", metavar="TYPE", help="AWS::AppFlow::ConnectorProfile")
+    skeleton.add_argument("type", metavar="TYPE",
+                          help="a CloudFormation type (AWS::S3::Bucket) or StackQL id (aws.s3.buckets); "
+                               "--connector is for AWS::AppFlow::ConnectorProfile")
     skeleton.add_argument("--connector", action="append", default=[], metavar="NAME",
                           help="a resource for this connector (e.g. Salesforce); repeatable")
     skeleton.set_defaults(run=_run_skeleton)
@@ -250,9 +252,9 @@ def _add_state(commands: argparse._SubParsersAction, common: _Parser) -> None:  
 def _add_emulator(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     emulator = commands.add_parser(
         "emulator",
-        help="run the local AppFlow service until interrupted",
-        description="Run the local AppFlow emulator. Point boto3, the AWS CLI or stack at it with "
-        "AWS_ENDPOINT_URL_APPFLOW=<the printed URL>.",
+        help="run the local AppFlow and Cloud Control service until interrupted",
+        description="Run the local AppFlow and Cloud Control emulator (one port serves both). Point boto3, the "
+        "AWS CLI or stack at it with AWS_ENDPOINT_URL_APPFLOW and AWS_ENDPOINT_URL_CLOUDCONTROL=<the printed URL>.",
     )
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     emulator.add_argument("--port", type=_number(int, 0, 65535), default=4590,
@@ -845,8 +847,9 @@ def _run_emulator(args: argparse.Namespace) -> int:
     except OSError as error:
         raise StackError(f"cannot listen on {args.host}:{args.port}: {error.strerror}; pick another --port") from None
     signal.signal(signal.SIGTERM, _interrupt)
-    print(f"AppFlow emulator listening on {emulator.endpoint}", flush=True)
+    print(f"AppFlow and Cloud Control emulator listening on {emulator.endpoint}", flush=True)
     print(f"  export AWS_ENDPOINT_URL_APPFLOW={emulator.endpoint}", flush=True)
+    print(f"  export AWS_ENDPOINT_URL_CLOUDCONTROL={emulator.endpoint}", flush=True)
     try:
         emulator.serve_forever()
     except KeyboardInterrupt:

@@ -2,12 +2,13 @@
 
 One environment's stack as a template CloudFormation can deploy: each resource under a
 logical id made of its name (``salesforce_profile`` -> ``SalesforceProfile``), with its
-properties in the schema's exact spelling, taken from the converted request (types
-coerced, unset values dropped). Nothing secret is in the template: every sensitive
+properties in the schema's exact spelling: a connector profile's taken from the converted
+request (types coerced), a Cloud Control type's as they are (already CloudFormation names). Nothing secret is in the template: every sensitive
 value (a secret-bearing credential, or any value registered as a secret) becomes a
 ``NoEcho`` String parameter without a default, referenced with ``Ref``. References to
-other resources' exports, known only after apply, become ``Ref`` (the primary
-identifier) or ``Fn::GetAtt`` (the read-only attributes), or ``Fn::Sub`` inside text.
+other resources' attributes, known only after apply, become ``Fn::GetAtt`` (the referenced
+type's read-only properties, nested ones by dots: ``Endpoint.Address``) or ``Ref`` (a primary
+identifier the user may set, which is what ``Ref`` returns), or ``Fn::Sub`` inside text.
 ``DependsOn`` holds the dependencies no such reference already implies; ``exports``
 become ``Outputs`` with an ``Export`` named after the CloudFormation stack. The region
 is where the CloudFormation stack is created, so it is only noted in ``Metadata``.
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -33,12 +36,14 @@ from deployer.errors import Diagnostic, ManifestError
 from deployer.paths import format_path
 from deployer.redact import secret_bearing
 from deployer.render import Unknown
-from deployer.schema import primary_identifier, read_only_properties
+from deployer.paths import KeyPath
+from deployer.providers.cloudcontrol.pointers import WILDCARD, pointer_segments
+from deployer.schema import connector_profile_schema
 from deployer.secrets import SECRETS
 from deployer.validate import Desired, DesiredStack
 
 FORMAT_VERSION = "2010-09-09"
-_REFERENCE = re.compile(r"^resources\.(\w+)\.(\w+)$")
+_REFERENCE = re.compile(r"^resources\.(\w+)\.(\w+(?:\.\w+)*)$")  # nested attributes by dots
 _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]+")
 _MAX_ID = 255  # CloudFormation's limit on logical ids
 _MAX_DESCRIPTION = 1024  # and on a template's description
@@ -49,6 +54,43 @@ def logical_id(name: str) -> str:
     words = [w for w in _NOT_ALPHANUMERIC.split(name) if w]
     spelled = "".join(w[:1].upper() + w[1:] for w in words) or "Resource"
     return spelled if spelled[0].isalpha() else "R" + spelled
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """What ``resources.NAME.X`` may read of a type in a template: ``Ref`` returns ``ref`` (the primary
+    identifier, when the user may set it), ``Fn::GetAtt`` the read-only properties (nested ones by dots)."""
+
+    ref: str | None
+    get_att: tuple[str, ...]
+
+    def intrinsic(self, target: str, attribute: str) -> dict[str, Any] | None:
+        if attribute in self.get_att:
+            return {"Fn::GetAtt": [target, attribute]}
+        if attribute == self.ref:
+            return {"Ref": target}
+        return None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self.get_att, *((self.ref,) if self.ref else ()))
+
+
+def attributes_of(schema: Mapping[str, Any]) -> Attributes:
+    """The attributes of the type ``schema`` describes. A read-only identifier (a KMS key's ``KeyId``) is read
+    with ``Fn::GetAtt``; an identifier of several parts has no single ``Ref`` value here."""
+    read_only = tuple(".".join(s) for s in pointer_segments(schema, "readOnlyProperties") if WILDCARD not in s)
+    identifier = [".".join(s) for s in pointer_segments(schema, "primaryIdentifier")]
+    ref = identifier[0] if len(identifier) == 1 and identifier[0] not in read_only else None
+    return Attributes(ref, read_only)
+
+
+def _attributes(desired: Desired) -> Attributes:
+    return attributes_of(desired.schema.schema if desired.schema is not None else connector_profile_schema())
+
+
+def _joined(words: tuple[str, ...]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def _unique(wanted: str, taken: set[str]) -> str:
@@ -64,12 +106,13 @@ def build_template(stack: DesiredStack) -> dict[str, Any]:
     """The template of ``stack`` as a value (``template_yaml`` and ``template_json`` write it)."""
     taken: set[str] = set()
     ids = {desired.name: _unique(logical_id(desired.name), taken) for desired in stack.resources}
+    attributes = {desired.name: _attributes(desired) for desired in stack.resources}
     parameters: dict[str, Any] = {}
     resources: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
     problems: list[Diagnostic] = []
     for desired in stack.resources:
-        emitter = _Resource(desired, ids, parameters, taken)
+        emitter = _Resource(desired, ids, attributes, parameters, taken)
         resources[ids[desired.name]] = emitter.resource()
         outputs.update(emitter.outputs())
         problems += emitter.problems
@@ -92,10 +135,12 @@ def build_template(stack: DesiredStack) -> dict[str, Any]:
 class _Resource:
     """One resource's part of the template; problems are collected, not raised."""
 
-    def __init__(self, desired: Desired, ids: dict[str, str], parameters: dict[str, Any], taken: set[str]) -> None:
+    def __init__(self, desired: Desired, ids: dict[str, str], attributes: dict[str, Attributes],
+                 parameters: dict[str, Any], taken: set[str]) -> None:
         self.desired = desired
         self.id = ids[desired.name]
         self.ids = ids
+        self.attributes = attributes  # by resource name
         self.parameters = parameters
         self.taken = taken
         self.referenced: set[str] = set()  # logical ids this resource's properties refer to
@@ -103,11 +148,7 @@ class _Resource:
 
     def resource(self) -> dict[str, Any]:
         desired = self.desired
-        request_shape = input_shape(CREATE_OPERATION)
-        properties, missing = to_cfn(desired.request, request_shape, self._leaf)
-        for api_path in missing:
-            self._problem(api_path, "has no CloudFormation property, so the template cannot set it",
-                          "leave it out of the stack to render it for CloudFormation")
+        properties = self._properties()
         resource: dict[str, Any] = {"Type": desired.type}
         depends = sorted(self.ids[name] for name in desired.depends_on if self.ids[name] not in self.referenced)
         if depends:
@@ -119,20 +160,40 @@ class _Resource:
         resource["Properties"] = properties
         return resource
 
+    def _properties(self) -> dict[str, Any]:
+        if self.desired.cloud:
+            found = self._walk(self.desired.request, ())
+            return dict(found)
+        properties, missing = to_cfn(self.desired.request, input_shape(CREATE_OPERATION), self._leaf)
+        for api_path in missing:
+            self._problem(api_path, "has no CloudFormation property, so the template cannot set it",
+                          "leave it out of the stack to render it for CloudFormation")
+        return properties
+
+    def _walk(self, value: Any, path: KeyPath) -> Any:
+        """A Cloud Control type's properties, already CloudFormation names, with each leaf translated."""
+        if isinstance(value, dict):
+            return {key: self._walk(item, (*path, key)) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._walk(item, (*path, index)) for index, item in enumerate(value)]
+        return self._leaf(value, None, path)
+
     def outputs(self) -> dict[str, Any]:
         found: dict[str, Any] = {}
+        own = self.attributes[self.desired.name]
         for attribute in self.desired.spec.exports:
-            value = self._attribute(self.id, attribute)
+            value = own.intrinsic(self.id, attribute)
             if value is None:
                 origin = self.desired.spec.origin
                 self.problems.append(Diagnostic(
                     origin.doc.file, origin.line, f"{self.desired.spec.label}.exports",
                     f"export '{attribute}' is no CloudFormation attribute of {self.desired.type}",
-                    "export one of: " + ", ".join((*primary_identifier(), *read_only_properties()))))
+                    "export one of: " + ", ".join((*((own.ref,) if own.ref else ()), *own.get_att))))
                 continue
             name = _unique(logical_id(f"{self.id}{attribute}"), self.taken)
+            exported = attribute.replace(".", "")  # an export name has no dots
             found[name] = {"Description": f"{attribute} of {self.desired.name}", "Value": value,
-                           "Export": {"Name": {"Fn::Sub": f"${{AWS::StackName}}-{self.id}-{attribute}"}}}
+                           "Export": {"Name": {"Fn::Sub": f"${{AWS::StackName}}-{self.id}-{exported}"}}}
         return found
 
     def _leaf(self, value: Any, model: Shape | None, api_path: ApiPath) -> Any:
@@ -151,8 +212,11 @@ class _Resource:
         return api_path[:2] == (CONFIG, CREDENTIALS) and secret_bearing(model)
 
     def _parameter(self, value: Any, api_path: ApiPath) -> str:
-        spelled = cfn_path(api_path, input_shape(CREATE_OPERATION))
-        inside = spelled[3:] if api_path[:1] == (CONFIG,) else spelled  # less config, block and connector
+        if self.desired.cloud:
+            spelled, inside = api_path, api_path
+        else:
+            spelled = cfn_path(api_path, input_shape(CREATE_OPERATION))
+            inside = spelled[3:] if api_path[:1] == (CONFIG,) else spelled  # less config, block and connector
         name = _unique(logical_id(self.id + "".join(logical_id(str(p)) for p in inside)), self.taken)
         number = isinstance(value, (int, float))
         self.parameters[name] = {
@@ -169,31 +233,32 @@ class _Resource:
                 parts.append(text)
                 continue
             found = _REFERENCE.match(text)
-            target = self.ids.get(found.group(1), "") if found else ""
-            intrinsic = self._attribute(target, found.group(2)) if target and found else None
+            name = found.group(1) if found and found.group(1) in self.ids else ""
+            intrinsic = self.attributes[name].intrinsic(self.ids[name], found.group(2)) if name and found else None
             if intrinsic is None:
                 self._problem(api_path, f"is computed from '{text}', known only after apply, in a way "
-                                        "CloudFormation cannot express",
-                              "use the attribute as it is (resources.NAME.ConnectorProfileArn, CredentialsArn or "
-                              "ConnectorProfileName), alone or inside text")
+                                        "CloudFormation cannot express", self._reference_fix(text))
                 return str(value)
+            target = self.ids[name]
             self.referenced.add(target)
             parts.append(intrinsic)
         if len(parts) == 1 and not isinstance(parts[0], str):
             return parts[0]
         return {"Fn::Sub": "".join(_sub_piece(p) for p in parts)}
 
-    @staticmethod
-    def _attribute(target: str, attribute: str) -> dict[str, Any] | None:
-        if attribute in primary_identifier():
-            return {"Ref": target}
-        if attribute in read_only_properties():
-            return {"Fn::GetAtt": [target, attribute]}
-        return None
+    def _reference_fix(self, text: str) -> str:
+        """What to write instead: the referenced resource's attributes (its name found in any case, for a filter
+        such as ``upper`` changes the reference's text too)."""
+        by_lower = {name.lower(): name for name in self.ids}
+        name = by_lower.get(text.split(".")[1].lower(), "") if text.lower().startswith("resources.") else ""
+        names = self.attributes[name].names if name else ()
+        if not names:
+            return "use a resource's attribute as it is (resources.NAME.ATTRIBUTE), alone or inside text"
+        return f"use the attribute as it is (resources.NAME.{_joined(names)}), alone or inside text"
 
     def _problem(self, api_path: ApiPath, message: str, fix: str) -> None:
         desired = self.desired
-        user_path = desired.conversion.user_path(api_path)
+        user_path = api_path if desired.cloud else desired.conversion.user_path(api_path)
         origin = desired.rendered.origin(user_path)
         self.problems.append(Diagnostic(origin.file, origin.line,
                                         f"{desired.spec.label}.props.{format_path(user_path)}", message, fix))

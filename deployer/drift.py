@@ -1,8 +1,9 @@
 """Drift: where AWS no longer matches what this stack last applied.
 
-Compares each resource in state with what AWS returns now: connection mode, connector
-properties, type and label; and notes resources in state that no longer exist.
-Credentials cannot be checked: AWS never returns them.
+Compares each resource in state with what AWS returns now: for a connector profile its
+connection mode, connector properties, type and label; for a Cloud Control type every
+property a read returns that the last apply set; and notes resources in state that no
+longer exist. Credentials and write-only properties cannot be checked: AWS never returns them.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 from deployer.apimodel import input_shape
 from deployer.connectors import CONFIG, PROPERTIES
 from deployer.convert import cfn_path
+from deployer.kinds import cloud_schema, is_native
 from deployer.paths import KeyPath, format_path
 from deployer.plan import LiveIndex, PropertyChange
+from deployer.providers.cloudcontrol.resource import differences
 from deployer.state import StackState
 
 
@@ -29,9 +32,19 @@ class Drift:
 def find_drift(state: StackState, live: LiveIndex) -> list[Drift]:
     found: list[Drift] = []
     for name, record in sorted(state.resources.items()):
-        current = live.get((record.region, record.identifier))
+        current = live.get((record.type, record.region, record.identifier))
         if current is None:
             found.append(Drift(name, record.identifier, deleted=True))
+            continue
+        if not is_native(record.type):
+            schema = cloud_schema(record.type)
+            changed = tuple(PropertyChange(format_path(path), None if _hidden(before) else before, now,
+                                           sensitive=_hidden(before))
+                            for path, now, before in differences(schema, record.applied, record.applied,
+                                                                 current.properties)
+                            if not state.matches(before, now))
+            if changed:
+                found.append(Drift(name, record.identifier, deleted=False, properties=changed))
             continue
         applied, now = _comparable(record.applied), _comparable(current.properties)
         changes = [

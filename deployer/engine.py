@@ -26,12 +26,13 @@ from deployer.digest import stack_digest
 from deployer.drift import Drift, find_drift
 from deployer.errors import StackError, StateError
 from deployer.invocation import Invocation
+from deployer.kinds import is_native
 from deployer.local import local_cloud, local_data_dir
 from deployer.lock import LockedError, LockInfo, LockStore, acquire, force_unlock, release
 from deployer.manifest import RESOURCE_NAME, Manifest, check_env_name, find_stack_file, load_manifest
-from deployer.plan import LiveIndex, Plan, build_plan
+from deployer.plan import Action, LiveIndex, Plan, build_plan
 from deployer.providers import Live
-from deployer.providers.appflow import AppFlowProvider
+from deployer.providers.routing import Providers
 from deployer.reconcile import reconcile
 from deployer.render import Inputs, StackContext, build_context, check_environment, variable_sources
 from deployer.resolvers import Resolvers
@@ -208,14 +209,14 @@ class Engine:
             raise LockedError(error.holder, error.waited,
                               unlock=invocation.command("state unlock", error.holder.lock_id)) from None
 
-    def _context(self) -> tuple[Manifest, StackContext, AppFlowProvider]:
+    def _context(self) -> tuple[Manifest, StackContext, Providers]:
         manifest = load_manifest(self.stack_dir)
         assert self.clients is not None
         inputs = replace(self.options.inputs, default_region=self.clients.default_region)
         resolvers = Resolvers(self.clients.client, inputs.default_region)
         context = build_context(manifest, inputs, resolvers.names())
         resolvers.region = context.region  # the stack's region, once its globals are known
-        return manifest, context, AppFlowProvider(self.clients, self._retry(manifest))
+        return manifest, context, Providers(self.clients, self._retry(manifest))
 
     def _retry(self, manifest: Manifest) -> RetryPolicy:
         default = RetryPolicy()
@@ -251,11 +252,13 @@ class Engine:
         manifest, context, self.provider = self._context()
         desired = validate_stack(context)  # before state or AWS: a broken manifest touches nothing
         state = self.read_state(manifest)
+        exports = state.exports()
         if any(d.has_unknowns for d in desired.resources):
-            desired = validate_stack(context, state.exports())  # exports of resources that already exist
+            desired = validate_stack(context, exports)  # exports of resources that already exist
         if destroying:
             desired = DesiredStack(replace(context, active=()), (), {})
         _require_regions(desired)
+        state = self._resume_requests(state, record=record_recovery)
         live = self._read_live(desired.resources, state)
         reconciled = reconcile(state, live)
         state = reconciled.state
@@ -263,23 +266,49 @@ class Engine:
             state = self.backend.write(state)
         plan = build_plan(desired, state, live, invocation=self.invocation, destroying=destroying,
                           adopt=self.options.adopt)
+        while True:  # a resource made anew has new attributes: what reads them is known only after apply
+            renewed = {c.resource for c in plan.changes if c.action in (Action.CREATE, Action.REPLACE)} & set(exports)
+            if not renewed or destroying:
+                break
+            exports = {name: values for name, values in exports.items() if name not in renewed}
+            desired = validate_stack(context, exports)
+            plan = build_plan(desired, state, live, invocation=self.invocation, adopt=self.options.adopt)
         return Planned(plan, desired, state, reconciled.notes, stack_digest(context, self.options.inputs.var_files),
                        reconciled.resumable)
 
     def _read_live(self, desired: tuple[Desired, ...], state: StackState) -> LiveIndex:
-        wanted: dict[str, set[str]] = defaultdict(set)
+        wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
         for item in desired:
             if isinstance(item.identifier, str):
-                wanted[item.region or ""].add(item.identifier)
+                wanted[(item.type, item.region or "")].add(item.identifier)
         for resource in state.resources.values():
-            wanted[resource.region].add(resource.identifier)
+            wanted[(resource.type, resource.region)].add(resource.identifier)
         for intent in state.pending.values():
-            wanted[intent.region].add(intent.identifier)
-        live: dict[tuple[str, str], Live] = {}
-        for region, names in sorted(wanted.items()):
-            for name, found in self.provider.read(region, sorted(names)).items():
-                live[(region, name)] = found
+            if intent.identifier:
+                wanted[(intent.type, intent.region)].add(intent.identifier)
+        live: dict[tuple[str, str, str], Live] = {}
+        for (type_name, region), names in sorted(wanted.items()):
+            for name, found in self.provider.read(type_name, region, sorted(names)).items():
+                live[(type_name, region, name)] = found
         return live
+
+    def _resume_requests(self, state: StackState, *, record: bool) -> StackState:
+        """Cloud Control creates an interrupted run left with a request token but no identifier yet: wait for
+        each request (AWS goes on with it after a crash) and note the identifier it gave, or drop the intent
+        when the request failed. Then reconciling finds the resource by its identifier like any other."""
+        pending = dict(state.pending)
+        for name, intent in sorted(state.pending.items()):
+            if is_native(intent.type) or intent.operation != "create" or intent.identifier or not intent.request_token:
+                continue
+            event = self.provider.cloud.resume(intent.type, intent.region, intent.request_token)
+            if event.get("OperationStatus") == "SUCCESS" and event.get("Identifier"):
+                pending[name] = replace(intent, identifier=str(event["Identifier"]))
+            else:
+                del pending[name]  # the request failed: nothing was made
+        if pending == state.pending:
+            return state
+        state = replace(state, pending=pending)
+        return self.backend.write(state) if record else state
 
     def apply(self, planned: Planned, hooks: ApplyHooks | None = None, *,
               promoted_from: dict[str, Any] | None = None) -> ApplyResult:
@@ -293,7 +322,7 @@ class Engine:
 
         self._hooks = hooks
         try:
-            result = apply_plan(planned.plan, provider=self.provider, recorder=recorder, resolve=resolve,
+            result = apply_plan(planned.plan, providers=self.provider, recorder=recorder, resolve=resolve,
                                 parallelism=self.options.parallelism, hooks=hooks, resumable=planned.resumable)
         finally:
             self._hooks = None
@@ -393,19 +422,23 @@ class Engine:
         if resource in state.resources:
             raise StackError(f"'{resource}' is already in the state as {state.resources[resource].identifier}; "
                              f"remove it with {self.invocation.command('state rm', resource)} first")
-        name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
-        region = (name_or_arn.split(":")[3] if name_or_arn.startswith("arn:") else None) or target.region or ""
-        owner = next((r.name for r in state.resources.values() if (r.identifier, r.region) == (name, region)), None)
+        native = is_native(target.type)
+        arn = name_or_arn.startswith("arn:") and native  # a Cloud Control identifier may be an ARN itself
+        name = name_or_arn.rsplit("/", 1)[-1] if arn else name_or_arn
+        region = (name_or_arn.split(":")[3] if arn else None) or target.region or ""
+        owner = next((r.name for r in state.resources.values()
+                      if (r.type, r.identifier, r.region) == (target.type, name, region)), None)
         if owner is not None:
             raise StackError(f"'{name}' is already in the state as {owner}; a profile belongs to one resource: "
                              f"rename it with {self.invocation.command('state mv', owner, resource)}, or remove it "
                              f"with {self.invocation.command('state rm', owner)} first")
-        found = self.provider.read(region, [name]).get(name)
+        found = self.provider.read(target.type, region, [name]).get(name)
         if found is None:
-            raise StackError(f"no connector profile named '{name}' in {region}")
+            what = "connector profile named" if native else f"{target.type} with the identifier"
+            raise StackError(f"no {what} '{name}' in {region}")
         for member, label in (("connectorType", "connector type"), ("connectorLabel", "connector label")):
             theirs, ours = found.properties.get(member), target.request.get(member)
-            if theirs != ours and (member == "connectorType" or theirs or ours):
+            if native and theirs != ours and (member == "connectorType" or theirs or ours):
                 raise StackError(f"'{name}' is a {theirs} connector profile; {resource} in the manifest is {ours}: "
                                  f"import a profile of the same {label}, or change {cfn_name(member)} in the "
                                  "manifest")

@@ -24,6 +24,7 @@ import jsonschema
 from deployer.apimodel import suggest
 from deployer.errors import Diagnostic, ManifestError, StackError
 from deployer.paths import KeyPath, format_path
+from deployer.registry import type_schema
 from deployer.yamlfile import YamlDoc, load_yaml
 
 STACK_FILES = ("stack.yaml", "stack.yml", "stackql_manifest.yml")
@@ -353,11 +354,22 @@ class _Reader:
     def read_type(self, value: Any, path: KeyPath) -> str:
         if value is None:
             return SUPPORTED_TYPES[0]  # stack-deploy manifests carry no type; the resource is a connector profile
-        resolved = TYPE_ALIASES.get(value, value) if isinstance(value, str) else value
-        if resolved not in SUPPORTED_TYPES:
-            choices = list(SUPPORTED_TYPES) + list(TYPE_ALIASES)
-            self.problem(self.doc, path, f"unsupported resource type {value!r}", suggest(str(value), choices))
-        return str(resolved)
+        if not isinstance(value, str):
+            self.problem(self.doc, path, f"a resource type must be text, not {value!r}",
+                         "write a CloudFormation type such as AWS::S3::Bucket")
+            return str(value)
+        resolved = TYPE_ALIASES.get(value, value)
+        if resolved in SUPPORTED_TYPES:
+            return resolved
+        try:
+            found = type_schema(value)
+        except StackError as error:  # UnknownType: says what it expected, with did-you-mean
+            self.problem(self.doc, path, str(error).split("; ")[0], "; ".join(str(error).split("; ")[1:]))
+            return value
+        if not found.provisionable:
+            self.problem(self.doc, path, f"{found.type_name} cannot be deployed: {found.why_not}",
+                         "deploy it with CloudFormation, or use another type")
+        return found.type_name
 
     def read_names(self, value: Any, path: KeyPath) -> tuple[str, ...]:
         if value is None:

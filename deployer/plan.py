@@ -25,12 +25,14 @@ from deployer.graph import dependency_order
 from deployer.invocation import Invocation
 from deployer.paths import KeyPath, format_path
 from deployer.providers import Live
+from deployer.providers.cloudcontrol.replacement import replacement_reasons
+from deployer.providers.cloudcontrol.resource import differences, write_only_changes
 from deployer.render import StackContext, Unknown
 from deployer.secrets import SECRETS
 from deployer.state import ResourceState, StackState
 from deployer.validate import Desired, DesiredStack
 
-LiveIndex = Mapping[tuple[str, str], Live]  # (region, identifier) -> live resource
+LiveIndex = Mapping[tuple[str, str, str], Live]  # (type, region, identifier) -> live resource
 KNOWN_AFTER_APPLY = "(known after apply)"
 
 
@@ -128,8 +130,9 @@ def build_plan(desired: DesiredStack, state: StackState, live: LiveIndex, *, inv
             why = "no longer in the manifest"
         spec = specs.get(name)
         changes.append(_leave(state.resources[name], why, live, spec.retain if spec else None))
-    leaving_owners = {(r.region, r.identifier): r.name for r in leaving}
-    changes += [_change(d, state, live, adopt, leaving_owners, invocation) for d in desired.resources]
+    leaving_owners = {(r.type, r.region, r.identifier): r.name for r in leaving}
+    changes += [(_cloud_change if d.cloud else _change)(d, state, live, adopt, leaving_owners, invocation)
+                for d in desired.resources]
     changes = [replace(c, moved_from=moved_from[c.resource], reasons=(f"moved from '{moved_from[c.resource]}' "
                                                                        "(moved: in the manifest)", *c.reasons))
                if c.resource in moved_from else c for c in changes]
@@ -171,7 +174,7 @@ def _prevents_destroy(change: Change, context: StackContext) -> bool:
 def _leave(prior: ResourceState, why: str, live: LiveIndex, retain: bool | None) -> Change:
     """A resource leaving the stack; ``retain`` is its DeletionPolicy in the manifest, None when it has left it
     (then the policy recorded at its last deploy holds)."""
-    found = live.get((prior.region, prior.identifier))
+    found = live.get((prior.type, prior.region, prior.identifier))
     if prior.retain if retain is None else retain:
         return Change(prior.name, prior.type, Action.FORGET, (why, "DeletionPolicy Retain: it stays in AWS"),
                       prior.identifier, prior.region, prior=prior, live=found)
@@ -183,12 +186,12 @@ def _leave(prior: ResourceState, why: str, live: LiveIndex, retain: bool | None)
 
 
 def _change(desired: Desired, state: StackState, live: LiveIndex, adopt: bool,
-            leaving_owners: Mapping[tuple[str, str], str], invocation: Invocation) -> Change:
+            leaving_owners: Mapping[tuple[str, str, str], str], invocation: Invocation) -> Change:
     prior = state.resources.get(desired.name)
     identifier = desired.identifier
     region = desired.region or ""
     name = identifier if isinstance(identifier, str) else None
-    found = live.get((region, name)) if name else None
+    found = live.get((desired.type, region, name)) if name else None
     adopting = prior is None and found is not None and adopt
     if adopting:
         assert found is not None and name is not None
@@ -202,7 +205,7 @@ def _change(desired: Desired, state: StackState, live: LiveIndex, adopt: bool,
                       desired, prior, found, blocker)
 
     if prior is None:
-        owner = leaving_owners.get((region, name)) if name else None
+        owner = leaving_owners.get((desired.type, region, name)) if name else None
         if owner is not None:
             return make(Action.CREATE, [f"the profile of '{owner}', which leaves the stack, is deleted first; to "
                                         f"rename the resource instead, add moved: [{{from: {owner}, to: "
@@ -241,6 +244,103 @@ def _change(desired: Desired, state: StackState, live: LiveIndex, adopt: bool,
     if reasons:
         return make(Action.UPDATE, reasons, properties)
     return make(Action.NOOP, ["matches AWS"])
+
+
+def _cloud_change(desired: Desired, state: StackState, live: LiveIndex, adopt: bool,
+                  leaving_owners: Mapping[tuple[str, str, str], str], invocation: Invocation) -> Change:
+    """The change for a resource of a Cloud Control type, by its schema's rules: create-only changes replace,
+    read-only ones never count, write-only ones are compared with what was last applied (a read never returns
+    them). A resource whose identifier AWS assigns is found by the identifier state recorded."""
+    schema = desired.schema
+    assert schema is not None
+    prior = state.resources.get(desired.name)
+    region = desired.region or ""
+    known = desired.identifier if isinstance(desired.identifier, str) else None
+    lookup = prior.identifier if prior is not None else known
+    found = live.get((desired.type, region, lookup)) if lookup else None
+    adopting = prior is None and found is not None and adopt
+    if adopting:
+        assert found is not None and known is not None
+        prior = ResourceState(name=desired.name, type=desired.type, identifier=known, region=region, arn=found.arn,
+                              applied=dict(found.properties), credentials_fingerprint=None,
+                              exports=dict(found.exports))
+
+    def make(action: Action, reasons: list[str], properties: list[PropertyChange] | None = None,
+             blocker: str = "") -> Change:
+        if adopting:
+            reasons = [f"adopts the existing {desired.type} '{known}' (--adopt)", *reasons]
+        identifier = prior.identifier if prior is not None and action is not Action.REPLACE else known
+        return Change(desired.name, desired.type, action, tuple(reasons), identifier, region,
+                      tuple(properties or ()), desired, prior, found, blocker)
+
+    if prior is None:
+        owner = leaving_owners.get((desired.type, region, known)) if known else None
+        if owner is not None:
+            return make(Action.CREATE, [f"the {desired.type} of '{owner}', which leaves the stack, is deleted "
+                                        f"first; to rename the resource instead, add moved: [{{from: {owner}, to: "
+                                        f"{desired.name}}}] to the manifest or run "
+                                        f"{invocation.command('state mv', owner, desired.name)}"],
+                        _created_cloud(desired))
+        if found is not None:
+            why = f"a {desired.type} '{known}' exists in AWS but not in this stack's state"
+            fix = (f"import it with {invocation.command('state import', desired.name, str(known), renders=True)}, "
+                   f"take it over with {invocation.command('deploy', '--adopt', renders=True)} "
+                   f"({invocation.command('plan', '--adopt', renders=True)} shows what that would do), or give the "
+                   f"resource another name{invocation.withheld()}")
+            return make(Action.BLOCKED, [why], blocker=fix)
+        return make(Action.CREATE, ["new resource"], _created_cloud(desired))
+    if prior.region != region:
+        return make(Action.REPLACE, [f"region changes from {prior.region} to {region} (forces replacement)"],
+                    _created_cloud(desired))
+    if found is None:
+        return make(Action.CREATE, ["recorded in state but gone from AWS (deleted outside this stack)"],
+                    _created_cloud(desired))
+    protected = state.protect(desired.request)
+    replacing = replacement_reasons(schema.schema, prior.applied, protected)
+    if replacing:
+        forced = [_forced(reason.split(" changes ")[0], prior.applied, desired.request) for reason in replacing]
+        return make(Action.REPLACE, list(replacing), forced)
+    properties = []
+    for path, before, after in differences(schema, desired.request, prior.applied, found.properties):
+        if _holds_secret(after) or _holds_secret(before):
+            properties.append(PropertyChange(format_path(path), None, None, sensitive=True))
+        else:
+            properties.append(PropertyChange(format_path(path), before, _known(after)))
+    reasons = []
+    if properties:
+        reasons.append("properties differ from AWS: " + ", ".join(p.path for p in properties))
+    write_only = write_only_changes(schema, protected, prior.applied)
+    if write_only:
+        for path in write_only:
+            properties.append(PropertyChange(format_path(path), None, None, sensitive=True))
+        reasons.append("write-only properties changed: " + ", ".join(format_path(p) for p in write_only))
+    if desired.has_unknowns and not reasons:
+        reasons.append("some values are known only after apply")
+    if reasons:
+        return make(Action.UPDATE, reasons, properties)
+    return make(Action.NOOP, ["matches AWS"])
+
+
+def _forced(path: str, applied: Mapping[str, Any], request: Mapping[str, Any]) -> PropertyChange:
+    """A create-only property's change (``Budget.BudgetName``; ``Rules[*].Id`` is shown without values)."""
+    before: Any = applied
+    after: Any = request
+    for part in path.split("."):
+        if "[" in part:
+            return PropertyChange(path, None, None, sensitive=True, forces_replacement=True)
+        before = before.get(part) if isinstance(before, Mapping) else None
+        after = after.get(part) if isinstance(after, Mapping) else None
+    hidden = _holds_secret(after) or (isinstance(before, str) and before.startswith("(sensitive) "))
+    if hidden:
+        return PropertyChange(path, None, None, sensitive=True, forces_replacement=True)
+    return PropertyChange(path, before, _known(after), forces_replacement=True)
+
+
+def _created_cloud(desired: Desired) -> list[PropertyChange]:
+    flat: dict[KeyPath, Any] = {}
+    _flatten(desired.request, (), flat)
+    return [PropertyChange(format_path(path), None, None, sensitive=True) if _holds_secret(value)
+            else PropertyChange(format_path(path), None, _known(value)) for path, value in flat.items()]
 
 
 def _show(value: Any) -> str:
@@ -315,6 +415,8 @@ def _known(value: Any) -> Any:
         return KNOWN_AFTER_APPLY
     if isinstance(value, list):
         return [_known(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _known(item) for key, item in value.items()}
     return value
 
 

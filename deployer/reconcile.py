@@ -38,13 +38,14 @@ def reconcile(state: StackState, live: LiveIndex) -> Reconciled:
     notes: list[str] = []
     resumable: dict[str, Intent] = {}
     for name, intent in sorted(state.pending.items()):
-        found = live.get((intent.region, intent.identifier))
+        found = live.get((intent.type, intent.region, intent.identifier)) if intent.identifier else None
         if intent.operation == "create":
             if found is not None:
                 resources[name] = _adopted(intent, found.arn, found.exports)
                 notes.append(f"{name}: an interrupted create of {intent.identifier} had completed; recorded it")
             else:
-                notes.append(f"{name}: an interrupted create of {intent.identifier} had not happened")
+                what = intent.identifier or f"a new {intent.type}"
+                notes.append(f"{name}: an interrupted create of {what} had not happened")
                 resumable[name] = intent
         elif intent.operation == "update":
             prior = resources.get(name)
@@ -71,7 +72,7 @@ def _adopted(intent: Intent, arn: str, exports: dict[str, object]) -> ResourceSt
     stamp = now()
     return ResourceState(
         name=intent.resource,
-        type="AWS::AppFlow::ConnectorProfile",
+        type=intent.type,
         identifier=intent.identifier,
         region=intent.region,
         arn=arn,

@@ -26,6 +26,7 @@ from jinja2.exceptions import SecurityError
 from deployer import sandbox, taint
 from deployer.apimodel import suggest
 from deployer.errors import Diagnostic, ManifestError, StackError
+from deployer.kinds import attribute_tree
 from deployer.manifest import Manifest, Raw, ResourceSpec
 from deployer.paths import KeyPath
 from deployer.secrets import SECRETS, looks_secret
@@ -400,9 +401,8 @@ class _ResourceExports(Mapping[str, dict[str, Any]]):
 
     def __getitem__(self, name: str) -> dict[str, Any]:
         spec = self._specs[name]
-        known = self._exports.get(name, {})
-        return {attribute: known.get(attribute, Unknown(f"resources.{name}.{attribute}"))
-                for attribute in _export_names(spec)}
+        return _with_unknowns(attribute_tree(spec.type, spec.exports), self._exports.get(name, {}),
+                              f"resources.{name}")
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._specs)
@@ -411,8 +411,15 @@ class _ResourceExports(Mapping[str, dict[str, Any]]):
         return len(self._specs)
 
 
-def _export_names(spec: ResourceSpec) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(("ConnectorProfileArn", "CredentialsArn", "ConnectorProfileName", *spec.exports)))
+def _with_unknowns(names: Mapping[str, Any], known: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The known values, and ``Unknown`` for each name not known yet (nested names by dots)."""
+    values: dict[str, Any] = dict(known)
+    for attribute, nested in names.items():
+        if attribute in known:
+            continue
+        reference = f"{prefix}.{attribute}"
+        values[attribute] = _with_unknowns(nested, {}, reference) if isinstance(nested, dict) else Unknown(reference)
+    return values
 
 
 def _where(spec: ResourceSpec, origins: dict[KeyPath, Origin], path: KeyPath) -> tuple[str, int | None, str]:

@@ -33,7 +33,7 @@ The work is bounded: values nested deeper than ``MAX_DEPTH`` are not checked bel
 jsonschema is not used: its messages are in the wrong spelling, and its ``oneOf`` errors are a dump
 of every branch; the keywords the provider schemas use are few and simple.
 
-Standalone for now: the engine does not use it yet.
+``typed_properties`` gives the properties with those conversions made, as they are sent to AWS.
 """
 
 from __future__ import annotations
@@ -80,6 +80,14 @@ def check_properties(schema: TypeSchema, props: Mapping[str, Any]) -> list[Viola
         rest = len(found) - MAX_REPORTED
         found = [*found[:MAX_REPORTED], Violation((), f"... and {rest} more problem{'s' if rest != 1 else ''}")]
     return found
+
+
+def typed_properties(schema: TypeSchema, props: Mapping[str, Any]) -> dict[str, Any]:
+    """``props`` with the conversions ``check_properties`` accepts made (``"true"`` to true where the schema
+    wants a boolean, a single item to a list), as AWS is sent them; what does not convert is left as it is."""
+    checker = _Checker(schema)
+    return {name: checker.typed(checker.property_node(schema.schema, name), value, 0)
+            for name, value in props.items()}
 
 
 def describe(violation: Violation) -> str:
@@ -268,6 +276,32 @@ class _Checker:
         if groups:
             return [Violation(path, f"needs {_choice(groups)}", "add " + _choice(groups).removeprefix("one of "))]
         return min(results, key=len)  # ties: the first branch, the schema's own order
+
+    def typed(self, node: Mapping[str, Any], value: Any, depth: int) -> Any:
+        node = self.resolve(node)
+        if value is None or isinstance(value, Unknown) or depth > MAX_DEPTH or not node:
+            return value
+        kinds = node.get("type")
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds or ())
+        if kinds == ["array"] and not isinstance(value, list):
+            value = [value]
+        elif kinds:
+            coerced = _coerce(value, kinds)
+            value = value if coerced is _NOT_A_VALUE else coerced
+        if isinstance(value, dict):
+            return {k: self.typed(self.property_node(node, k), v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list) and isinstance(node.get("items"), Mapping):
+            return [self.typed(node["items"], item, depth + 1) for item in value]
+        return value
+
+    def property_node(self, node: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+        """The schema of member ``name`` of an object node: its property, a matching pattern, or nothing."""
+        node = self.resolve(node)
+        found = node.get("properties", {}).get(name)
+        if found is None:
+            found = next((item for pattern, item in node.get("patternProperties", {}).items()
+                          if self.matches(pattern, str(name))), None)
+        return self.resolve(found) if found is not None else {}
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """``stack skeleton``: a ready-to-fill manifest, generated from the API model and the CloudFormation schema.
 
-Like the AWS CLI's ``--generate-cli-skeleton``, for stacks: every property of the
+Like the AWS CLI's ``--generate-cli-skeleton``, for stacks. For a connector profile, every property of the
 chosen connector that CloudFormation has, in its spelling: a variable for each value a
 new profile needs (what the API model or the CloudFormation schema requires, and the
 connector's first way to authenticate), ``null`` (not set) for the optional ones, and
@@ -8,6 +8,7 @@ comments for allowed values.
 Filled with ``-e`` it validates. One connector per resource; without ``--connector``, one
 resource with every connector's blocks (stack-deploy's skeleton), to fill one of.
 The region is left to ``--region`` / ``AWS_REGION`` / the profile, as for every command.
+Any other type is written from its provider schema alone, by ``deployer.skeleton_cloud``.
 """
 
 from __future__ import annotations
@@ -28,13 +29,19 @@ from deployer.connectors import (
 from deployer.convert import cfn_name, in_cloudformation, required_in_cloudformation
 from deployer.errors import StackError
 from deployer.manifest import SUPPORTED_TYPES, TYPE_ALIASES
+from deployer.registry import resolve_type
 from deployer.schema import connector_types
+from deployer.skeleton_cloud import cloud_skeleton
 
 
 def skeleton(type_name: str, connectors: Sequence[str] = ()) -> str:
-    """The manifest text: one resource per connector in ``connectors``; without any, every connector's blocks."""
-    if TYPE_ALIASES.get(type_name, type_name) not in SUPPORTED_TYPES:
-        raise StackError(f"unsupported resource type '{type_name}'; supported: {', '.join(SUPPORTED_TYPES)}")
+    """The manifest text. For a connector profile: one resource per connector in ``connectors``; without any, every
+    connector's blocks. For any other type (a type name or a StackQL id): one resource from its provider schema."""
+    resolved = TYPE_ALIASES.get(type_name) or resolve_type(type_name)
+    if resolved not in SUPPORTED_TYPES:
+        if connectors:
+            raise StackError(f"--connector is for {SUPPORTED_TYPES[0]}; {resolved} has no connectors")
+        return cloud_skeleton(resolved)
     offered = [t for t in connector_types() if connector_key(t) is not None]
     chosen: list[str] = []
     for connector in connectors:

@@ -75,6 +75,8 @@ class Intent:
     retain: bool = False
     prevent_destroy: bool = False
     started: str = ""
+    type: str = "AWS::AppFlow::ConnectorProfile"
+    request_token: str = ""  # a Cloud Control request's, once AWS has answered the call
 
 
 @dataclass(frozen=True)

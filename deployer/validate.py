@@ -21,11 +21,15 @@ from deployer.connectors import CONFIG, CREDENTIALS, check_connector_rules
 from deployer.convert import Conversion, cfn_path, to_api, to_cfn
 from deployer.errors import Diagnostic, ManifestError
 from deployer.graph import CycleError, dependency_order
+from deployer.kinds import cloud_schema, is_native
 from deployer.manifest import ResourceSpec
 from deployer.paths import KeyPath, format_path
+from deployer.providers.cloudcontrol.resource import identifier_of, write_only_values
+from deployer.registry import TypeSchema
 from deployer.render import RenderedResource, StackContext, Unknown, references, render_resource, variables_used
 from deployer.schema import read_only_properties
-from deployer.secrets import SECRETS, SENSITIVE
+from deployer.schemacheck import check_properties, typed_properties
+from deployer.secrets import SECRETS, SENSITIVE, looks_secret
 
 CREATE_OPERATION = "CreateConnectorProfile"
 
@@ -39,6 +43,11 @@ class Desired:
     conversion: Conversion
     depends_on: frozenset[str]
     prevent_destroy: bool = False  # as the manifest says for this environment
+    schema: TypeSchema | None = None  # a Cloud Control type's; None for the native connector profile
+
+    @property
+    def cloud(self) -> bool:
+        return self.schema is not None
 
     @property
     def name(self) -> str:
@@ -50,16 +59,24 @@ class Desired:
 
     @property
     def request(self) -> dict[str, Any]:
-        """The CreateConnectorProfile request (without clientToken); may hold ``Unknown`` values."""
+        """The CreateConnectorProfile request (without clientToken), or a Cloud Control type's desired state in
+        CloudFormation names; may hold ``Unknown`` values."""
         return self.conversion.value
 
     @property
     def properties(self) -> dict[str, Any]:
         """The request in CloudFormation spelling, the schema's exact names (whatever spelling the manifest used)."""
+        if self.schema is not None:
+            return self.request
         return to_cfn(self.request, input_shape(CREATE_OPERATION))[0]
 
     @property
     def identifier(self) -> str | Unknown:
+        """What AWS knows the resource by; ``Unknown`` until it exists when AWS assigns it (a KMS key's id)."""
+        if self.schema is not None:
+            found = identifier_of(self.schema, self.request)
+            names = ".".join(p.split("/")[-1] for p in self.schema.primary_identifier)
+            return found if found is not None else Unknown(f"resources.{self.name}.{names}")
         return self.request.get("connectorProfileName", Unknown(f"resources.{self.name}.ConnectorProfileName"))
 
     @property
@@ -72,6 +89,10 @@ class Desired:
 
     @property
     def credentials(self) -> Any:
+        """A connector profile's credentials (AWS never returns them); a Cloud Control type has none apart: its
+        write-only properties stay in the request and state keeps them protected."""
+        if self.schema is not None:
+            return None
         return (self.request.get(CONFIG) or {}).get(CREDENTIALS)
 
 
@@ -154,6 +175,8 @@ def validate_stack(context: StackContext, exports: Mapping[str, Mapping[str, Any
 def desire(spec: ResourceSpec, context: StackContext, exports: Mapping[str, Mapping[str, Any]],
            depends_on: frozenset[str] = frozenset()) -> Desired:
     """Render, convert and check one resource."""
+    if not is_native(spec.type):
+        return _desire_cloud(spec, context, exports, depends_on)
     rendered = render_resource(spec, context, exports)
     read_only = [p for p in rendered.props if p in read_only_properties()]
     conversion = to_api(rendered.props, input_shape(CREATE_OPERATION), not_in_api=tuple(read_only))
@@ -177,6 +200,41 @@ def desire(spec: ResourceSpec, context: StackContext, exports: Mapping[str, Mapp
     if problems:
         raise ManifestError(problems)
     return Desired(spec, rendered, conversion, depends_on, spec.name in context.protected)
+
+
+def _desire_cloud(spec: ResourceSpec, context: StackContext, exports: Mapping[str, Mapping[str, Any]],
+                  depends_on: frozenset[str]) -> Desired:
+    """Render one resource of a Cloud Control type and check it against the type's schema."""
+    schema = cloud_schema(spec.type)
+    rendered = render_resource(spec, context, exports)
+    conversion = Conversion(value=rendered.props)
+    problems = [_diagnostic(rendered, conversion, v, user_spelling=True)
+                for v in check_properties(schema, rendered.props)]
+    if problems:
+        raise ManifestError(problems)
+    request = typed_properties(schema, rendered.props)
+    _register_write_only(schema, request)
+    return Desired(spec, rendered, Conversion(value=request), depends_on, spec.name in context.protected, schema)
+
+
+def _register_write_only(schema: TypeSchema, request: Mapping[str, Any]) -> None:
+    """Write-only values whose names say they are secret (MasterUserPassword, SecretString) are secrets wherever
+    they turn up, as a connector profile's credentials are."""
+    for path, value in write_only_values(schema, request).items():
+        names = [str(p) for p in path if isinstance(p, str)]
+        if names and (looks_secret(names[-1]) or any("credential" in n.lower() for n in names)):
+            _register_leaves(value)
+
+
+def _register_leaves(value: Any) -> None:
+    if isinstance(value, dict):
+        for item in value.values():
+            _register_leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            _register_leaves(item)
+    elif isinstance(value, (str, int, float)) and not isinstance(value, bool) and not isinstance(value, Unknown):
+        SECRETS.add(str(value))
 
 
 def _cfn_member(api_path: ApiPath) -> str:
@@ -218,13 +276,18 @@ def _is_credential(path: KeyPath) -> bool:
 
 def _duplicate_identifiers(desired: list[Desired]) -> list[Diagnostic]:
     problems = []
-    seen: dict[tuple[str | None, str], Desired] = {}
+    seen: dict[tuple[str, str | None, str], Desired] = {}
     for item in desired:
         identifier = item.identifier
         if isinstance(identifier, Unknown):
             continue
-        key = (item.region, identifier)
-        if key in seen:
+        key = (item.type, item.region, identifier)
+        if key in seen and item.schema is not None:
+            origin = item.rendered.origin((item.schema.primary_identifier[0].split("/")[-1],))
+            problems.append(Diagnostic(origin.file, origin.line, origin.label,
+                                       f"{item.type} '{identifier}' is also '{seen[key].name}'",
+                                       "two resources cannot be the same AWS resource: give each its own name"))
+        elif key in seen:
             origin = item.rendered.origin(("ConnectorProfileName",))
             problems.append(Diagnostic(origin.file, origin.line, origin.label,
                                        f"profile name '{identifier}' is also used by '{seen[key].name}'",

@@ -51,6 +51,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_APPFLOW", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_CLOUDCONTROL", raising=False)
     for name in list(os.environ):
         if name.startswith("STACK_VAR_"):
             monkeypatch.delenv(name)
@@ -58,8 +59,10 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture
 def against_emulator(aws_env: None, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
-    """Point a normal (non --local) run at the emulator, the way a user would: AWS_ENDPOINT_URL_APPFLOW."""
+    """Point a normal (non --local) run at the emulator, the way a user would: AWS_ENDPOINT_URL_APPFLOW and
+    AWS_ENDPOINT_URL_CLOUDCONTROL (one port serves both)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_APPFLOW", emulator.endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDCONTROL", emulator.endpoint)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the SDK's retries sleep for real; the deployer's are injected
     emulator.knobs.private_delay_s = 0  # CLI runs wait with real sleeps; waiting is tested with a fake clock
     return emulator

@@ -23,7 +23,7 @@ def test_emulator_command_serves_until_interrupted(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         first_line = process.stdout.readline()
-        assert first_line.startswith("AppFlow emulator listening on http://127.0.0.1:")
+        assert first_line.startswith("AppFlow and Cloud Control emulator listening on http://127.0.0.1:")
         endpoint = first_line.rsplit(" ", 1)[1].strip()
         assert process.stdout.readline().strip() == f"export AWS_ENDPOINT_URL_APPFLOW={endpoint}"
         arn = appflow_client(endpoint).create_connector_profile(**full_create_request("Slack", "chat"))

@@ -18,7 +18,7 @@ from deployer.cli import main
 from deployer.emulator import Emulator, Knobs
 from deployer.engine import Engine, Options
 from deployer.render import Inputs
-from tests.support import FakeClock, appflow_client
+from tests.support import FakeClock, appflow_client, cloudcontrol_client
 
 PROFILE = """\
   - name: {name}
@@ -138,6 +138,63 @@ def test_a_killed_deploy_is_finished_by_the_next_run(seed: int, tmp_path: Path, 
         assert sorted(r["identifier"] for r in state["resources"].values()) == sorted(names)
         assert state["pending"] == {}
         settled = subprocess.run([*command[:3], "plan", str(stack), "-e", "Secret=s3cret", "--detailed-exitcode"],
+                                 env=env, capture_output=True, text=True, timeout=120)
+        assert settled.returncode == 0, settled.stdout + settled.stderr
+
+
+KEYS = 4
+
+
+def write_key_stack(directory: Path) -> Path:
+    """KMS keys: AWS gives each its identifier, so nothing but the request's client token stops a second one."""
+    directory.mkdir(parents=True)
+    resources = "".join(
+        f"  - name: key{i}\n    type: AWS::KMS::Key\n    props:\n      - name: Description\n"
+        f"        value: key {i}\n" for i in range(KEYS))
+    (directory / "stack.yaml").write_text(f"name: keys\nresources:\n{resources}")
+    return directory
+
+
+def live_keys(endpoint: str) -> list[str]:
+    pages = cloudcontrol_client(endpoint).get_paginator("list_resources").paginate(TypeName="AWS::KMS::Key")
+    return [d["Identifier"] for page in pages for d in page["ResourceDescriptions"]]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_killed_deploy_of_generated_identifiers_makes_each_resource_once(seed: int, tmp_path: Path,
+                                                                          aws_env: None) -> None:
+    """SIGKILL at a seeded point while keys are created (before a request is sent, while AWS works on it, after
+    it is done): the next run resumes the recorded request or makes the same one again with its client token,
+    and every key exists exactly once, the one state records."""
+    rng = random.Random(seed)
+    with Emulator(Knobs(latency_ms=rng.choice([5, 15, 30]))) as emulator:
+        stack = write_key_stack(tmp_path / "keys")
+        env = {**os.environ, "AWS_ENDPOINT_URL_CLOUDCONTROL": emulator.endpoint, "AWS_MAX_ATTEMPTS": "1",
+               "AWS_REGION": "us-east-1", "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "deployer", "deploy", str(stack), "--auto-approve",
+                   "--parallelism", str(rng.choice([1, 2, 4]))]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        kill_after = rng.randint(1, KEYS)
+        started = 0
+        for line in process.stdout:
+            if " started" in line:
+                started += 1
+                if started == kill_after:
+                    time.sleep(rng.choice([0.0, 0.01, 0.05, 0.1, 0.2, 0.3]))
+                    break
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        made_before = len(live_keys(emulator.endpoint))
+
+        again = subprocess.run(command[:-2], env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stdout + again.stderr
+        keys = live_keys(emulator.endpoint)
+        assert len(keys) == KEYS, f"{made_before} made before the kill; now {keys}"
+        state = json.loads((stack / ".stack" / "state" / "dev.json").read_text())
+        assert sorted(r["identifier"] for r in state["resources"].values()) == sorted(keys)
+        assert state["pending"] == {}
+        settled = subprocess.run([*command[:3], "plan", str(stack), "--detailed-exitcode"],
                                  env=env, capture_output=True, text=True, timeout=120)
         assert settled.returncode == 0, settled.stdout + settled.stderr
 

@@ -9,7 +9,9 @@
 ``server`` (connections, framing, the worker pool), ``wire`` (HTTP messages, the
 rest-json format, ``Limits`` on what a client may ask), ``service`` (the operations),
 ``store`` (SQLite), ``knobs`` (latency, throttling, faults); for Cloud Control, ``cloudcontrol``
-(the operations), ``resources`` (its tables), ``typeschemas`` (type schemas) and ``patch`` (JSON Patch).
+(the operations), ``resources`` (its tables), ``typeschemas`` (type schemas), ``derived`` (the
+attributes AWS makes up), ``patch`` (JSON Patch) and ``appflow_door`` (AWS::AppFlow::ConnectorProfile,
+served from the AppFlow API's own store).
 """
 
 from __future__ import annotations

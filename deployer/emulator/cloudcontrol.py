@@ -3,8 +3,10 @@
 Takes a decoded call (operation, region, JSON body) and returns the JSON answer or raises
 ``ApiError``; ``wire.py`` routes ``X-Amz-Target: CloudApiService.*`` here. Everything is driven
 by the type's schema (``typeschemas.py``): the model is checked with jsonschema, the primary
-identifier and a few read-only attributes are assigned, create-only properties refuse updates and
-write-only properties are never returned. A request's outcome is decided when it is made; its
+identifier and the read-only attributes of ``derived.py``'s recipes are assigned, create-only properties
+refuse updates and write-only properties are never returned. Resources are kept in ``resources.py``'s
+table, except those of a type another emulated service also serves (``DOORS``): those live in that
+service's store, so both APIs see one resource. A request's outcome is decided when it is made; its
 progress event says ``IN_PROGRESS`` until the emulator's latency (times ``HANDLER_ROUND_TRIPS``) has
 passed on the injected clock, then ``SUCCESS`` or ``FAILED``. As in AWS, what the resource handler
 would refuse (a model the schema refuses, a taken identifier, a create-only change) is a ``FAILED``
@@ -17,7 +19,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -27,9 +28,18 @@ import botocore.session
 from botocore.model import ServiceModel
 
 from deployer.apimodel import check_value, without_nulls
+from deployer.emulator.appflow_door import ConnectorProfileDoor
+from deployer.emulator.derived import derive_attributes
 from deployer.emulator.knobs import CallStats, Clock, FaultSource, Knobs, TokenBucket
 from deployer.emulator.patch import PatchError, apply_patch, drop_at, model_parts, top_level_names, values_at
-from deployer.emulator.resources import ResourceRequest, ResourceStore, decode_next_token, encode_next_token
+from deployer.emulator.resources import (
+    Failure,
+    ResourceDoor,
+    ResourceRequest,
+    ResourceStore,
+    decode_next_token,
+    encode_next_token,
+)
 from deployer.emulator.service import LOST_RESPONSE, ApiError, Call, KnobbedService, LostResponse
 from deployer.emulator.store import Store
 from deployer.emulator.typeschemas import find_type_schema, model_violations
@@ -50,22 +60,11 @@ _FAULTS = {  # the knobs' generic fault codes, in Cloud Control's words
     "ThrottlingException": ("ThrottlingException", "Rate exceeded"),
 }
 
-# Read-only attributes (and identifiers) that AWS derives for a new resource, as format strings over the
-# model plus {region}, {account}, {uuid} and {name} (a random lower-case name); set only when absent.
-# Sources: each type's CloudFormation "Return values" (KMS: the key ID is a UUID, Arn
-# arn:aws:kms:REGION:ACCOUNT:key/KEY_ID; S3: Arn arn:aws:s3:::NAME and the domain names).
-DERIVED_ATTRIBUTES: dict[str, dict[str, str]] = {
-    "AWS::KMS::Key": {"KeyId": "{uuid}", "Arn": "arn:aws:kms:{region}:{account}:key/{KeyId}"},
-    "AWS::S3::Bucket": {
-        "BucketName": "{name}",
-        "Arn": "arn:aws:s3:::{BucketName}",
-        "DomainName": "{BucketName}.s3.amazonaws.com",
-        "RegionalDomainName": "{BucketName}.s3.{region}.amazonaws.com",
-        "DualStackDomainName": "{BucketName}.s3.dualstack.{region}.amazonaws.com",
-    },
+# Types that another emulated service also serves, kept in that service's store so that both APIs see one
+# resource (what Cloud Control's handler for the type does in AWS: it calls the service's API).
+DOORS: dict[str, Callable[[Store, Knobs, Clock], ResourceDoor]] = {
+    "AWS::AppFlow::ConnectorProfile": ConnectorProfileDoor,
 }
-
-Failure = tuple[str, str]  # (HandlerErrorCode, StatusMessage)
 
 
 @functools.lru_cache(maxsize=1)
@@ -98,6 +97,7 @@ class CloudControlService(KnobbedService):
         self._schemas = schemas
         self._bucket = TokenBucket(clock)
         self._faults = FaultSource(knobs)
+        self._doors = {type_name: make(store, knobs, clock) for type_name, make in DOORS.items()}
 
     def _answer(self, call: Call) -> dict[str, Any]:
         account = self.knobs.account_id
@@ -140,31 +140,12 @@ class CloudControlService(KnobbedService):
             replayed = self._replay(account, call)
             if replayed is not None:
                 return replayed
-            identifier, model, failure = self._plan_create(account, call.region, type_schema, desired)
-            if model is not None and identifier is not None:
-                self.resources.put(account, call.region, type_schema.type_name, identifier, model)
+            problems = _create_problems(type_schema, desired)
+            identifier: str | None = None
+            failure: Failure | None = ("InvalidRequest", f"Model validation failed ({'; '.join(problems)})")
+            if not problems:
+                identifier, failure = self._door(type_schema).create(account, call.region, desired)
             return self._new_request(account, call, "CREATE", identifier, failure)
-
-    def _plan_create(self, account: str, region: str, type_schema: TypeSchema,
-                     desired: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None, Failure | None]:
-        read_only = [name for name in top_level_names(type_schema.read_only) if name in desired]
-        problems = [f"#/{name}: read-only property cannot be set" for name in read_only]
-        problems += model_violations(type_schema, desired)
-        if problems:
-            return None, None, ("InvalidRequest", f"Model validation failed ({'; '.join(problems)})")
-        model = dict(desired)
-        for name, template in DERIVED_ATTRIBUTES.get(type_schema.type_name, {}).items():
-            if name not in model:
-                made = {"region": region, "account": account, "uuid": uuid.uuid4(),
-                        "name": f"cc-{secrets.token_hex(8)}"}
-                model[name] = template.format_map({**model, **made})
-        for name in top_level_names(type_schema.primary_identifier):
-            model.setdefault(name, str(uuid.uuid4()))  # no recipe: a random id, as many handlers make
-        identifier = "|".join(str(model.get(name)) for name in top_level_names(type_schema.primary_identifier))
-        if self.resources.get(account, region, type_schema.type_name, identifier) is not None:
-            message = f"Resource of type '{type_schema.type_name}' with identifier '{identifier}' already exists."
-            return identifier, None, ("AlreadyExists", message)
-        return identifier, model, None
 
     def _update(self, account: str, call: Call) -> dict[str, Any]:
         type_schema = self._type(call, "update")
@@ -176,7 +157,8 @@ class CloudControlService(KnobbedService):
             replayed = self._replay(account, call)
             if replayed is not None:
                 return replayed
-            current = self.resources.get(account, call.region, type_schema.type_name, identifier)
+            door = self._door(type_schema)
+            current = door.get(account, call.region, identifier)
             failure: Failure | None = _not_found(type_schema.type_name, identifier) if current is None else None
             if current is not None:
                 try:
@@ -186,7 +168,7 @@ class CloudControlService(KnobbedService):
                 if patched is not None:
                     failure = _update_failure(type_schema, current, patched)
                 if failure is None:
-                    self.resources.put(account, call.region, type_schema.type_name, identifier, patched)
+                    failure = door.update(account, call.region, identifier, patched)
             return self._new_request(account, call, "UPDATE", identifier, failure)
 
     def _delete(self, account: str, call: Call) -> dict[str, Any]:
@@ -196,11 +178,11 @@ class CloudControlService(KnobbedService):
             replayed = self._replay(account, call)
             if replayed is not None:
                 return replayed
-            failure = None
-            if self.resources.get(account, call.region, type_schema.type_name, identifier) is None:
-                failure = _not_found(type_schema.type_name, identifier)
+            door = self._door(type_schema)
+            if door.get(account, call.region, identifier) is None:
+                failure: Failure | None = _not_found(type_schema.type_name, identifier)
             else:
-                self.resources.delete(account, call.region, type_schema.type_name, identifier)
+                failure = door.delete(account, call.region, identifier)
             return self._new_request(account, call, "DELETE", identifier, failure)
 
     def _new_request(self, account: str, call: Call, operation: str, identifier: str | None,
@@ -234,7 +216,7 @@ class CloudControlService(KnobbedService):
         type_schema = self._type(call, "read")
         identifier = call.body["Identifier"]
         with self.store.transaction():
-            model = self.resources.get(account, call.region, type_schema.type_name, identifier)
+            model = self._door(type_schema).get(account, call.region, identifier)
         if model is None:
             raise cloudcontrol_error("ResourceNotFoundException", _not_found(type_schema.type_name, identifier)[1])
         return {"TypeName": type_schema.type_name, "ResourceDescription": _description(type_schema, identifier, model)}
@@ -245,7 +227,7 @@ class CloudControlService(KnobbedService):
         scope = [account, call.region, type_schema.type_name]
         after = _cursor(call.body.get("NextToken"), scope)
         with self.store.transaction():
-            found = self.resources.list(account, call.region, type_schema.type_name, after, page_size + 1)
+            found = self._door(type_schema).list(account, call.region, after, page_size + 1)
         page = found[:page_size]
         answer: dict[str, Any] = {
             "TypeName": type_schema.type_name,
@@ -304,6 +286,9 @@ class CloudControlService(KnobbedService):
             event["StatusMessage"] = request.message
         return event
 
+    def _door(self, type_schema: TypeSchema) -> ResourceDoor:
+        return self._doors.get(type_schema.type_name) or _TableDoor(self.resources, type_schema)
+
     def _type(self, call: Call, handler: str) -> TypeSchema:
         """The schema of the call's type, which must have ``handler``."""
         type_name = call.body["TypeName"]
@@ -316,6 +301,48 @@ class CloudControlService(KnobbedService):
             raise cloudcontrol_error("UnsupportedActionException",
                                      f"Resource type {type_name} does not support {handler.upper()} action{why}")
         return type_schema
+
+
+class _TableDoor:
+    """The door of every type no other emulated service serves: ``resources.py``'s table. A new resource is the
+    desired model plus its ``DERIVED_ATTRIBUTES``, and a random id for a primary identifier without a recipe."""
+
+    def __init__(self, resources: ResourceStore, type_schema: TypeSchema) -> None:
+        self._resources = resources
+        self._type_schema = type_schema
+
+    def get(self, account: str, region: str, identifier: str) -> dict[str, Any] | None:
+        return self._resources.get(account, region, self._type_schema.type_name, identifier)
+
+    def list(self, account: str, region: str, after: str | None, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        return self._resources.list(account, region, self._type_schema.type_name, after, limit)
+
+    def create(self, account: str, region: str, desired: dict[str, Any]) -> tuple[str | None, Failure | None]:
+        type_name, id_names = self._type_schema.type_name, top_level_names(self._type_schema.primary_identifier)
+        model = derive_attributes(type_name, desired, region, account)
+        for name in id_names:
+            model.setdefault(name, str(uuid.uuid4()))  # no recipe: a random id, as many handlers make
+        identifier = "|".join(str(model.get(name)) for name in id_names)
+        if self.get(account, region, identifier) is not None:
+            return identifier, ("AlreadyExists",
+                                f"Resource of type '{type_name}' with identifier '{identifier}' already exists.")
+        self._resources.put(account, region, type_name, identifier, model)
+        return identifier, None
+
+    def update(self, account: str, region: str, identifier: str, model: dict[str, Any]) -> Failure | None:
+        self._resources.put(account, region, self._type_schema.type_name, identifier, model)
+        return None
+
+    def delete(self, account: str, region: str, identifier: str) -> Failure | None:
+        self._resources.delete(account, region, self._type_schema.type_name, identifier)
+        return None
+
+
+def _create_problems(type_schema: TypeSchema, desired: dict[str, Any]) -> list[str]:
+    """Why the type's handler would refuse ``desired``: read-only properties set, and the schema's complaints."""
+    read_only = [pointer for pointer in type_schema.read_only if values_at(desired, pointer)]
+    problems = [f"#/{'/'.join(model_parts(pointer))}: read-only property cannot be set" for pointer in read_only]
+    return problems + model_violations(type_schema, desired)
 
 
 def _update_failure(type_schema: TypeSchema, current: dict[str, Any], patched: Any) -> Failure | None:

@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from deployer.emulator.store import Store
 
@@ -45,6 +45,30 @@ _TABLES = (
     )""",
     "CREATE INDEX IF NOT EXISTS cc_requests_by_client_token ON cc_requests (account, region, client_token)",
 )
+
+
+Failure = tuple[str, str]  # (HandlerErrorCode, StatusMessage)
+
+
+class ResourceDoor(Protocol):
+    """Where Cloud Control keeps one type's resources: this module's table for most types, another emulated
+    service's store for a type that service also serves (``cloudcontrol.DOORS``). A model is in CloudFormation
+    names, write-only properties included, and reaches ``create`` and ``update`` already checked against the
+    type's schema. Every method runs inside ``Store.transaction()``."""
+
+    def get(self, account: str, region: str, identifier: str) -> dict[str, Any] | None: ...
+
+    def list(self, account: str, region: str, after: str | None, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        """Up to ``limit`` resources in identifier order, those after ``after`` only."""
+        ...
+
+    def create(self, account: str, region: str, desired: dict[str, Any]) -> tuple[str | None, Failure | None]:
+        """The new resource's identifier (None if it never had one) and why it was not made, if it was not."""
+        ...
+
+    def update(self, account: str, region: str, identifier: str, model: dict[str, Any]) -> Failure | None: ...
+
+    def delete(self, account: str, region: str, identifier: str) -> Failure | None: ...
 
 
 @dataclass(frozen=True)

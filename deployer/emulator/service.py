@@ -15,11 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from deployer.apimodel import Violation, check_value, input_shape, without_nulls
+from deployer.apimodel import ApiPath, Violation, check_value, input_shape, without_nulls
 from deployer.connectors import CONFIG, CREDENTIALS, check_connector_rules
 from deployer.emulator.knobs import CallStats, Clock, FaultSource, Knobs, TokenBucket
 from deployer.emulator.store import Store, StoredProfile, StoredToken
 from deployer.paths import format_path
+
+Spell = Callable[[ApiPath], str]  # the name of the member an API path ends in, in a fix's words
 
 TOKEN_LIFETIME_S = 8 * 3600  # clientToken is active for 8 hours (AWS CLI reference)
 DEFAULT_MAX_RESULTS = 20
@@ -68,6 +70,15 @@ class ApiError(Exception):
         self.code = code
         self.status = ERROR_STATUS.get(code, 400)
         self.message = message
+
+
+class InvalidRequest(ApiError):
+    """A ValidationException for violations of the model or of AppFlow's rules, kept so that another door
+    (Cloud Control's, ``appflow_door.py``) can word them in its own names."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        super().__init__("ValidationException", violations_message(violations))
+        self.violations = violations
 
 
 @dataclass(frozen=True)
@@ -125,7 +136,7 @@ class AppFlowService(KnobbedService):
             raise ApiError(fault, _FAULT_MESSAGES.get(fault, f"Injected {fault}"))
         # A null member is an absent one, so that no handler, stored profile or clientToken digest sees a null.
         call = replace(call, body=without_nulls(input_shape(call.operation), call.body))
-        _raise_violations(_request_violations(call))
+        _raise_violations(request_violations(call.operation, call.body))
         handler = {
             "CreateConnectorProfile": self._create,
             "UpdateConnectorProfile": self._update,
@@ -144,78 +155,28 @@ class AppFlowService(KnobbedService):
         return answer
 
     def _create(self, account: str, call: Call) -> dict[str, Any]:
-        body = call.body
-        name = body["connectorProfileName"]
         with self.store.transaction() as store:
             replayed = self._replay(store, account, call)
             if replayed is not None:
                 return replayed
-            if store.get(account, call.region, name) is not None:
-                raise ApiError("ConflictException", f"Connector profile with name '{name}' already exists.")
-            if store.count(account, call.region) >= self.knobs.quota:
-                raise ApiError(
-                    "ServiceQuotaExceededException",
-                    f"The quota of {self.knobs.quota} connector profiles per account and region is reached.",
-                )
-            now = self._clock()
-            private = body["connectionMode"] == "Private"
-            profile = StoredProfile(
-                account=account,
-                region=call.region,
-                name=name,
-                connector_type=body["connectorType"],
-                connector_label=body.get("connectorLabel"),
-                connection_mode=body["connectionMode"],
-                kms_arn=body.get("kmsArn"),
-                credentials_arn=_credentials_arn(account, call.region, name),
-                properties=body[CONFIG]["connectorProfileProperties"],
-                created_at=now,
-                updated_at=now,
-                private_ready_at=now + self.knobs.private_delay_s if private else None,
-            )
-            store.put(profile)
-            response = {"connectorProfileArn": _profile_arn(profile)}
+            profile = create_profile(store, self.knobs, self._clock(), account, call.region, call.body)
+            response = {"connectorProfileArn": profile_arn(profile)}
             self._remember(store, account, call, response)
             return response
 
     def _update(self, account: str, call: Call) -> dict[str, Any]:
-        body = call.body
-        name = body["connectorProfileName"]
         with self.store.transaction() as store:
             replayed = self._replay(store, account, call)
             if replayed is not None:
                 return replayed
-            current = store.get(account, call.region, name)
-            if current is None:
-                raise ApiError("ResourceNotFoundException", f"Connector profile '{name}' does not exist.")
-            _raise_violations(
-                check_connector_rules(current.connector_type, current.connector_label, body[CONFIG], creating=False)
-            )
-            now = self._clock()
-            becomes_private = body["connectionMode"] == "Private" and current.connection_mode != "Private"
-            ready_at = current.private_ready_at
-            if body["connectionMode"] != "Private":
-                ready_at = None
-            elif becomes_private:
-                ready_at = now + self.knobs.private_delay_s
-            updated = replace(
-                current,
-                connection_mode=body["connectionMode"],
-                properties=body[CONFIG]["connectorProfileProperties"],
-                updated_at=now,
-                private_ready_at=ready_at,
-            )
-            store.put(updated)
-            response = {"connectorProfileArn": _profile_arn(updated)}
+            updated = update_profile(store, self.knobs, self._clock(), account, call.region, call.body)
+            response = {"connectorProfileArn": profile_arn(updated)}
             self._remember(store, account, call, response)
             return response
 
     def _delete(self, account: str, call: Call) -> dict[str, Any]:
-        name = call.body["connectorProfileName"]
         with self.store.transaction() as store:
-            if store.get(account, call.region, name) is None:
-                raise ApiError("ResourceNotFoundException", f"Connector profile '{name}' does not exist.")
-            store.delete(account, call.region, name)
+            delete_profile(store, account, call.region, call.body["connectorProfileName"])
         return {}  # the model's output has no members: answered with an empty body (wire.py)
 
     def _describe(self, account: str, call: Call) -> dict[str, Any]:
@@ -242,7 +203,7 @@ class AppFlowService(KnobbedService):
 
     def _describe_one(self, profile: StoredProfile) -> dict[str, Any]:
         detail: dict[str, Any] = {
-            "connectorProfileArn": _profile_arn(profile),
+            "connectorProfileArn": profile_arn(profile),
             "connectorProfileName": profile.name,
             "connectorType": profile.connector_type,
             "connectionMode": profile.connection_mode,
@@ -286,27 +247,99 @@ class AppFlowService(KnobbedService):
             store.put_token(account, call.region, call.operation, token, entry)
 
 
-def _request_violations(call: Call) -> list[Violation]:
-    """Model violations, and for a create also AppFlow's connector rules (update's need the stored type)."""
-    found = check_value(input_shape(call.operation), call.body)
-    body = call.body
-    if call.operation == "CreateConnectorProfile" and isinstance(body.get("connectorType"), str):
+# What a create, update or delete does to the store, whichever door it came through (this API, or Cloud Control's
+# AWS::AppFlow::ConnectorProfile in ``appflow_door.py``). Each runs inside the caller's ``Store.transaction()``,
+# takes a request body the API model accepts (``request_violations``) and raises ``ApiError`` as AppFlow does.
+
+
+def create_profile(store: Store, knobs: Knobs, now: float, account: str, region: str,
+                   body: dict[str, Any]) -> StoredProfile:
+    name = body["connectorProfileName"]
+    if store.get(account, region, name) is not None:
+        raise ApiError("ConflictException", f"Connector profile with name '{name}' already exists.")
+    if store.count(account, region) >= knobs.quota:
+        raise ApiError(
+            "ServiceQuotaExceededException",
+            f"The quota of {knobs.quota} connector profiles per account and region is reached.",
+        )
+    private = body["connectionMode"] == "Private"
+    profile = StoredProfile(
+        account=account,
+        region=region,
+        name=name,
+        connector_type=body["connectorType"],
+        connector_label=body.get("connectorLabel"),
+        connection_mode=body["connectionMode"],
+        kms_arn=body.get("kmsArn"),
+        credentials_arn=_credentials_arn(account, region, name),
+        properties=body[CONFIG]["connectorProfileProperties"],
+        created_at=now,
+        updated_at=now,
+        private_ready_at=now + knobs.private_delay_s if private else None,
+    )
+    store.put(profile)
+    return profile
+
+
+def update_profile(store: Store, knobs: Knobs, now: float, account: str, region: str, body: dict[str, Any],
+                   spell: Spell | None = None) -> StoredProfile:
+    """``spell`` names members in the fixes of violations (``check_connector_rules``); default: the API's names."""
+    name = body["connectorProfileName"]
+    current = store.get(account, region, name)
+    if current is None:
+        raise ApiError("ResourceNotFoundException", f"Connector profile '{name}' does not exist.")
+    _raise_violations(
+        check_connector_rules(current.connector_type, current.connector_label, body[CONFIG], creating=False,
+                              spell=spell)
+    )
+    becomes_private = body["connectionMode"] == "Private" and current.connection_mode != "Private"
+    ready_at = current.private_ready_at
+    if body["connectionMode"] != "Private":
+        ready_at = None
+    elif becomes_private:
+        ready_at = now + knobs.private_delay_s
+    updated = replace(
+        current,
+        connection_mode=body["connectionMode"],
+        properties=body[CONFIG]["connectorProfileProperties"],
+        updated_at=now,
+        private_ready_at=ready_at,
+    )
+    store.put(updated)
+    return updated
+
+
+def delete_profile(store: Store, account: str, region: str, name: str) -> None:
+    if store.get(account, region, name) is None:
+        raise ApiError("ResourceNotFoundException", f"Connector profile '{name}' does not exist.")
+    store.delete(account, region, name)
+
+
+def request_violations(operation: str, body: dict[str, Any], spell: Spell | None = None) -> list[Violation]:
+    """Model violations, and for a create also AppFlow's connector rules (update's need the stored type);
+    ``spell`` as for ``update_profile``."""
+    found = check_value(input_shape(operation), body)
+    if operation == "CreateConnectorProfile" and isinstance(body.get("connectorType"), str):
         label = body.get("connectorLabel")
         found += check_connector_rules(
-            body["connectorType"], label if isinstance(label, str) else None, body.get(CONFIG) or {}, creating=True
+            body["connectorType"], label if isinstance(label, str) else None, body.get(CONFIG) or {}, creating=True,
+            spell=spell,
         )
     return found
 
 
 def _raise_violations(violations: list[Violation]) -> None:
-    if not violations:
-        return
+    if violations:
+        raise InvalidRequest(violations)
+
+
+def violations_message(violations: list[Violation]) -> str:
     count = len(violations)
-    details = "; ".join(_describe_violation(v) for v in violations)
-    raise ApiError("ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: {details}")
+    details = "; ".join(describe_violation(v) for v in violations)
+    return f"{count} validation error{'s' if count > 1 else ''} detected: {details}"
 
 
-def _describe_violation(violation: Violation) -> str:
+def describe_violation(violation: Violation) -> str:
     # Like AWS, name the member and echo the value, except for credentials.
     text = f"'{format_path(violation.path)}' {violation.problem}"
     hidden = violation.sensitive or CREDENTIALS in violation.path
@@ -320,7 +353,7 @@ def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
-def _profile_arn(profile: StoredProfile) -> str:
+def profile_arn(profile: StoredProfile) -> str:
     return f"arn:aws:appflow:{profile.region}:{profile.account}:connectorprofile/{profile.name}"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from deployer.emulator import Emulator, Knobs
 from deployer.emulator.cloudcontrol import HANDLER_ROUND_TRIPS, TOKEN_LIFETIME_S
+from deployer.emulator.patch import values_at
 from tests.support import FakeClock, appflow_client, cloudcontrol_client
 
 BUCKET = "AWS::S3::Bucket"
@@ -154,6 +156,10 @@ HANDLER_REFUSALS = [
      "Model validation failed (#/Arn: read-only property cannot be set)"),
     ("required-missing", "AWS::SSM::Parameter", {"Type": "String"}, "InvalidRequest",
      "Model validation failed (#: 'Value' is a required property)"),
+    ("nested-read-only-set", "AWS::Redshift::Cluster",
+     {"ClusterType": "single-node", "NodeType": "ra3.large", "DBName": "dev", "MasterUsername": "admin",
+      "Endpoint": {"Address": "mine.example.com"}}, "InvalidRequest",
+     "Model validation failed (#/Endpoint/Address: read-only property cannot be set)"),
 ]
 
 
@@ -251,3 +257,118 @@ def test_resources_and_requests_survive_a_restart(tmp_path: Path, clock: FakeClo
         assert properties(cc, "cc-kept")["BucketName"] == "cc-kept"
         kept = cc.get_resource_request_status(RequestToken=done["RequestToken"])["ProgressEvent"]
         assert kept["OperationStatus"] == "SUCCESS"
+
+
+# A "redshift pipeline" stack: a key, a staging bucket, a role Redshift assumes, the admin secret and the cluster.
+ACCOUNT, REGION = "123456789012", "us-east-1"
+KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+TRUST_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "redshift.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+READ_BUCKET = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]}
+CLUSTER = {"ClusterType": "multi-node", "NumberOfNodes": 2, "NodeType": "ra3.xlplus", "DBName": "analytics",
+           "MasterUsername": "admin", "MasterUserPassword": "Sup3r-secret-pw", "Encrypted": True, "KmsKeyId": KEY_ARN,
+           "IamRoles": [f"arn:aws:iam::{ACCOUNT}:role/pipeline-redshift"], "PubliclyAccessible": False}
+NAME = r"cc-[0-9a-f]{16}"  # the emulator's generated names
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+# (id, type, a realistic desired state, {schema pointer: the shape its value must have})
+RECIPES = [
+    ("kms-key", "AWS::KMS::Key",
+     {"Description": "pipeline key", "EnableKeyRotation": True, "PendingWindowInDays": 7,
+      "KeyPolicy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*",
+                                                            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}]}},
+     {"/properties/KeyId": UUID, "/properties/Arn": rf"arn:aws:kms:{REGION}:{ACCOUNT}:key/{UUID}"}),
+    ("s3-bucket", "AWS::S3::Bucket",
+     {"VersioningConfiguration": {"Status": "Enabled"},
+      "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+          {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY_ARN}}]},
+      "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                         "IgnorePublicAcls": True, "RestrictPublicBuckets": True}},
+     {"/properties/BucketName": NAME, "/properties/Arn": rf"arn:aws:s3:::{NAME}",
+      "/properties/DomainName": rf"{NAME}\.s3\.amazonaws\.com",
+      "/properties/RegionalDomainName": rf"{NAME}\.s3\.{REGION}\.amazonaws\.com",
+      "/properties/DualStackDomainName": rf"{NAME}\.s3\.dualstack\.{REGION}\.amazonaws\.com",
+      "/properties/WebsiteURL": rf"http://{NAME}\.s3-website-{REGION}\.amazonaws\.com"}),
+    ("iam-role", "AWS::IAM::Role",
+     {"AssumeRolePolicyDocument": TRUST_POLICY, "Description": "Redshift reads the staging bucket",
+      "Policies": [{"PolicyName": "read-bucket", "PolicyDocument": READ_BUCKET}],
+      "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AmazonRedshiftAllCommandsFullAccess"]},
+     {"/properties/RoleName": NAME, "/properties/Arn": rf"arn:aws:iam::{ACCOUNT}:role/{NAME}",
+      "/properties/RoleId": r"AROA[A-Z0-9]{17}"}),
+    ("iam-role-with-path", "AWS::IAM::Role",
+     {"RoleName": "pipeline-redshift", "Path": "/pipeline/", "AssumeRolePolicyDocument": json.dumps(TRUST_POLICY)},
+     {"/properties/RoleName": "pipeline-redshift",
+      "/properties/Arn": rf"arn:aws:iam::{ACCOUNT}:role/pipeline/pipeline-redshift",
+      "/properties/RoleId": r"AROA[A-Z0-9]{17}"}),
+    ("secret-generated", "AWS::SecretsManager::Secret",
+     {"Description": "Redshift admin", "KmsKeyId": KEY_ARN,
+      "GenerateSecretString": {"SecretStringTemplate": json.dumps({"username": "admin"}),
+                               "GenerateStringKey": "password", "PasswordLength": 32, "ExcludeCharacters": "\"@/\\"}},
+     {"/properties/Name": NAME,
+      "/properties/Id": rf"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{NAME}-[A-Za-z0-9]{{6}}"}),
+    ("secret-named", "AWS::SecretsManager::Secret",
+     {"Name": "pipeline/redshift-admin", "SecretString": json.dumps({"username": "admin", "password": "pw"})},
+     {"/properties/Name": "pipeline/redshift-admin",
+      "/properties/Id": rf"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:pipeline/redshift-admin-[A-Za-z0-9]{{6}}"}),
+    ("redshift-cluster", "AWS::Redshift::Cluster", CLUSTER,
+     {"/properties/ClusterIdentifier": NAME,
+      "/properties/Endpoint/Address": rf"{NAME}\.[a-z0-9]{{12}}\.{REGION}\.redshift\.amazonaws\.com",
+      "/properties/Endpoint/Port": "5439",
+      "/properties/ClusterNamespaceArn": rf"arn:aws:redshift:{REGION}:{ACCOUNT}:namespace:{UUID}"}),
+    ("redshift-cluster-named-on-a-port", "AWS::Redshift::Cluster",
+     {**CLUSTER, "ClusterIdentifier": "pipeline-warehouse", "Port": 5440},
+     {"/properties/ClusterIdentifier": "pipeline-warehouse",
+      "/properties/Endpoint/Address": rf"pipeline-warehouse\.[a-z0-9]{{12}}\.{REGION}\.redshift\.amazonaws\.com",
+      "/properties/Endpoint/Port": "5440"}),
+]
+
+
+@pytest.mark.parametrize(("type_name", "state", "shapes"), [case[1:] for case in RECIPES], ids=[c[0] for c in RECIPES])
+def test_a_new_resource_gets_realistic_attributes(cc: Any, clock: FakeClock, type_name: str, state: dict[str, Any],
+                                                  shapes: dict[str, str]) -> None:
+    done = create(cc, clock, state, type_name)
+    assert done["OperationStatus"] == "SUCCESS", done.get("StatusMessage")
+    model = properties(cc, done["Identifier"], type_name)
+    for pointer, pattern in shapes.items():
+        found = values_at(model, pointer)
+        assert len(found) == 1 and re.fullmatch(pattern, found[0]), (pointer, found)
+    assert [cc.list_resources(TypeName=type_name)["ResourceDescriptions"][0]["Identifier"]] == [done["Identifier"]]
+
+
+# (id, type, desired state, the write-only properties it sets, which GetResource never returns)
+WRITE_ONLY = [
+    ("cluster-password", "AWS::Redshift::Cluster", {**CLUSTER, "ClusterIdentifier": "pipeline-wo"},
+     ["MasterUserPassword"]),
+    ("secret-string", "AWS::SecretsManager::Secret", {"Name": "wo-string", "SecretString": "hunter2"},
+     ["SecretString"]),
+    ("generated-secret", "AWS::SecretsManager::Secret",
+     {"Name": "wo-generated", "GenerateSecretString": {"PasswordLength": 16}}, ["GenerateSecretString"]),
+]
+
+
+@pytest.mark.parametrize(("type_name", "state", "hidden"), [case[1:] for case in WRITE_ONLY],
+                         ids=[case[0] for case in WRITE_ONLY])
+def test_write_only_properties_are_never_read_back(cc: Any, clock: FakeClock, type_name: str, state: dict[str, Any],
+                                                   hidden: list[str]) -> None:
+    done = create(cc, clock, state, type_name)
+    described = cc.get_resource(TypeName=type_name, Identifier=done["Identifier"])["ResourceDescription"]
+    listed = cc.list_resources(TypeName=type_name)["ResourceDescriptions"]
+    for text in (described["Properties"], listed[0]["Properties"]):
+        assert not set(hidden) & set(json.loads(text))
+    for secret in ("Sup3r-secret-pw", "hunter2"):
+        assert secret not in described["Properties"]
+
+
+def test_a_cluster_reads_back_its_endpoint_and_no_password(cc: Any, clock: FakeClock) -> None:
+    done = create(cc, clock, {**CLUSTER, "ClusterIdentifier": "pipeline-dw"}, "AWS::Redshift::Cluster")
+    model = properties(cc, "pipeline-dw", "AWS::Redshift::Cluster")
+    assert done["Identifier"] == "pipeline-dw"
+    assert re.fullmatch(r"pipeline-dw\.[a-z0-9]{12}\.us-east-1\.redshift\.amazonaws\.com", model["Endpoint"]["Address"])
+    assert model["Endpoint"]["Port"] == "5439"  # a string in the schema, unlike the cluster's Port
+    assert "MasterUserPassword" not in model
+    move = [{"op": "replace", "path": "/Endpoint/Port", "value": "6000"}]
+    event = cc.update_resource(TypeName="AWS::Redshift::Cluster", Identifier="pipeline-dw",
+                               PatchDocument=json.dumps(move))["ProgressEvent"]
+    assert finished(cc, event, clock)["StatusMessage"] == \
+        "Invalid patch update: readOnlyProperties [/properties/Endpoint/Port] cannot be updated"

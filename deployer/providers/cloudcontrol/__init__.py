@@ -9,8 +9,7 @@ dict and property dicts in CloudFormation spelling), with no AWS calls:
 - ``patch``: the RFC 6902 PatchDocument for UpdateResource.
 - ``replacement``: create-only properties that changed, so the resource is replaced.
 - ``drift``: the part of a value that a read can be compared on.
+- ``resource``: identifier, exports and differences of one resource, for the plan.
+- ``provider``: ``CloudControlProvider``, the one place that calls Cloud Control (imported from
+  there, so the pure rules above load without the provider's imports).
 """
-
-from deployer.providers.cloudcontrol.provider import CloudControlProvider
-
-__all__ = ["CloudControlProvider"]

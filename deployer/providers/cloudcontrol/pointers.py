@@ -91,3 +91,8 @@ def _drop(value: Any, segments: tuple[str, ...]) -> Any:
     else:
         del copy[head]
     return copy
+
+
+def top_level_names(pointers: Iterable[str]) -> list[str]:
+    """The top-level property of each pointer that names one whole (``/properties/Tags``, not ``.../Tags/Key``)."""
+    return [segments[0] for segments in map(property_segments, pointers) if len(segments) == 1]

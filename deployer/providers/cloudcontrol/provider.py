@@ -46,9 +46,12 @@ from deployer.aws import Clients
 from deployer.errors import AwsError, ResourceNotFound
 from deployer.providers import Live
 from deployer.providers.cloudcontrol.patch import update_patch
+from deployer.providers.cloudcontrol.resource import exports_of
 from deployer.redact import redact_echo
 from deployer.registry import TypeSchema, type_schema
 from deployer.retry import RetryPolicy
+
+Progress = Callable[[dict[str, Any]], None]  # sees each ProgressEvent of a request as it comes
 
 READ_WORKERS = 8  # GetResource calls in flight at once, per read
 
@@ -124,14 +127,25 @@ class CloudControlProvider:
 
     # Changes.
 
-    def create(self, type_name: str, region: str, desired: dict[str, Any], client_token: str) -> Live:
-        """Create the resource and wait for it; the identifier and the properties read back after success."""
+    def create(self, type_name: str, region: str, desired: dict[str, Any], client_token: str,
+               progress: Progress | None = None) -> Live:
+        """Create the resource and wait for it; the identifier and the properties read back after success.
+        ``progress`` sees every progress event as it comes (the request token first, the identifier once AWS
+        gives it), so the caller can record them before waiting on."""
         state = json.dumps(desired, sort_keys=True)
         event = self._request("CreateResource", type_name, region, "(new)", client_token,
                               lambda token: self._client(region).create_resource(
-                                  TypeName=type_name, DesiredState=state, ClientToken=token))
+                                  TypeName=type_name, DesiredState=state, ClientToken=token), progress)
         identifier = str(event.get("Identifier") or "")
         return self._read_back("CreateResource", type_name, region, identifier)
+
+    def resume(self, type_name: str, region: str, request_token: str) -> dict[str, Any]:
+        """Wait for a request an earlier run made (its token recorded before it crashed): its last progress
+        event, SUCCESS or FAILED. A token AWS no longer knows (older than 7 days) is an error."""
+        event = self._call("GetResourceRequestStatus", type_name, "(request)",
+                           lambda: self._client(region).get_resource_request_status(RequestToken=request_token)
+                           )["ProgressEvent"]
+        return self._wait("CreateResource", type_name, region, str(event.get("Identifier") or "(new)"), event)
 
     def update(self, type_name: str, region: str, identifier: str, last_applied: dict[str, Any],
                desired: dict[str, Any], client_token: str) -> Live:
@@ -163,14 +177,16 @@ class CloudControlProvider:
         return live
 
     def _request(self, operation: str, type_name: str, region: str, identifier: str, client_token: str,
-                 send: Callable[[str], Any]) -> dict[str, Any]:
+                 send: Callable[[str], Any], progress: Progress | None = None) -> dict[str, Any]:
         """Make a resource request and wait for its outcome: the SUCCESS progress event, or an error. A FAILED
         event with a transient ErrorCode is retried as a new request (a derived client token)."""
         attempts = max(1, self._retry.max_attempts)
         for attempt in range(1, attempts + 1):
             token = client_token if attempt == 1 else _derived_token(client_token, attempt)
             made = self._call(operation, type_name, identifier, functools.partial(send, token))
-            event = self._wait(operation, type_name, region, identifier, made["ProgressEvent"])
+            if progress is not None:
+                progress(made["ProgressEvent"])
+            event = self._wait(operation, type_name, region, identifier, made["ProgressEvent"], progress)
             if event["OperationStatus"] == "SUCCESS":
                 return event
             code = str(event.get("ErrorCode") or "GeneralServiceException")
@@ -184,7 +200,7 @@ class CloudControlProvider:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, operation: str, type_name: str, region: str, identifier: str,
-              event: dict[str, Any]) -> dict[str, Any]:
+              event: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
         """Poll GetResourceRequestStatus until the request is SUCCESS or FAILED, or the type's timeout passes."""
         started = self._clock()
         deadline = started + self.timeout(type_name)
@@ -198,14 +214,19 @@ class CloudControlProvider:
                     f"{event['OperationStatus']} after {now - started:.0f} s (the limit for {type_name}); AWS goes on "
                     f"with it: check it with `aws cloudcontrol get-resource-request-status --request-token {token}` "
                     f"and run again once it is done", code="Timeout", operation=operation,
-                    resource=_resource(type_name, identifier))
+                    resource=_resource(type_name, identifier), answered=False)  # it may still happen
             retry_after = _epoch(event.get("RetryAfter"))
-            wait = retry_after - now if retry_after is not None and retry_after > now else pause
+            if retry_after is not None and retry_after > now:
+                wait = min(retry_after - now, POLL_MAX_S)  # AWS's clock, not ours: a skew must not stall us
+            else:  # a time already past means "now" once; after that, back off so a stale one cannot spin
+                wait = 0.0 if retry_after is not None and pause == POLL_INITIAL_S else pause
             self._retry.sleep(min(wait, deadline - now))
             pause = min(pause * 2, POLL_MAX_S)
             event = self._call("GetResourceRequestStatus", type_name, identifier,
                                lambda: self._client(region).get_resource_request_status(RequestToken=token)
                                )["ProgressEvent"]
+            if progress is not None:
+                progress(event)
         return event
 
     # The boundary: every boto3 call goes through here.
@@ -292,7 +313,7 @@ def _resource(type_name: str, identifier: str) -> str:
 def _live(identifier: str, properties_json: str) -> Live:
     properties = json.loads(properties_json)
     arn = properties.get("Arn")
-    return Live(identifier, arn if isinstance(arn, str) else "", properties)
+    return Live(identifier, arn if isinstance(arn, str) else "", properties, exports_of(properties))
 
 
 def _derived_token(client_token: str, attempt: int) -> str:

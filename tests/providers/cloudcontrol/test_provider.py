@@ -11,7 +11,7 @@ from deployer.aws import AwsSettings, Clients
 from deployer.emulator import Emulator
 from deployer.emulator.cloudcontrol import HANDLER_ROUND_TRIPS
 from deployer.errors import AwsError, ResourceNotFound
-from deployer.providers.cloudcontrol import CloudControlProvider
+from deployer.providers.cloudcontrol.provider import CloudControlProvider
 from deployer.retry import RetryPolicy
 from tests.support import FakeClock
 
