@@ -580,7 +580,10 @@ def _run_state_import(args: argparse.Namespace) -> int:
 
     with Engine(args.stack_dir, _options(args)) as engine, engine.locked("state import"):
         record = engine.import_resource(args.resource, args.name_or_arn)
-    print(f"Imported {record.identifier} as {args.resource}. Its credentials cannot be read from AWS: the next "
+    from deployer.kinds import is_native
+
+    unread = "Its credentials" if is_native(record.type) else "Its write-only properties"
+    print(f"Imported {record.identifier} as {args.resource}. {unread} cannot be read from AWS: the next "
           "deploy sets them from the manifest.")
     return EXIT_OK
 

@@ -3,19 +3,22 @@
 One environment's stack as a template CloudFormation can deploy: each resource under a
 logical id made of its name (``salesforce_profile`` -> ``SalesforceProfile``), with its
 properties in the schema's exact spelling: a connector profile's taken from the converted
-request (types coerced), a Cloud Control type's as they are (already CloudFormation names). Nothing secret is in the template: every sensitive
-value (a secret-bearing credential, or any value registered as a secret) becomes a
-``NoEcho`` String parameter without a default, referenced with ``Ref``. References to
-other resources' attributes, known only after apply, become ``Fn::GetAtt`` (the referenced
-type's read-only properties, nested ones by dots: ``Endpoint.Address``) or ``Ref`` (a primary
-identifier the user may set, which is what ``Ref`` returns), or ``Fn::Sub`` inside text.
-``DependsOn`` holds the dependencies no such reference already implies; ``exports``
-become ``Outputs`` with an ``Export`` named after the CloudFormation stack. The region
-is where the CloudFormation stack is created, so it is only noted in ``Metadata``.
+request (types coerced), a Cloud Control type's as they are (already CloudFormation names).
+Nothing secret is in the template: every sensitive value (a secret-bearing credential, or
+any value registered as a secret, such as a write-only password) becomes a ``NoEcho``
+String parameter without a default, referenced with ``Ref``. References to other
+resources' attributes, known only after apply, become ``Fn::GetAtt`` (the referenced
+type's read-only properties, nested ones by dots: ``Endpoint.Address``) or ``Ref`` (a
+primary identifier the user may set, which is what ``Ref`` returns), or ``Fn::Sub``
+inside text. ``DependsOn`` holds the dependencies no such reference already implies;
+``exports`` become ``Outputs`` with an ``Export`` named after the CloudFormation stack.
+The region is where the CloudFormation stack is created, so it is only noted in
+``Metadata``.
 
 What CloudFormation cannot express is refused rather than left out: members the schema
 lacks (``CodeVerifier``, Snowflake's ``PrivateKey``), exports that are no attribute, and
-expressions computed from a value known only after apply.
+expressions computed from a value known only after apply, or from a property the user sets
+(other than the identifier ``Ref`` returns), since CloudFormation has no attribute for it.
 """
 
 from __future__ import annotations
@@ -33,17 +36,16 @@ from deployer.apimodel import ApiPath, input_shape
 from deployer.connectors import CONFIG, CREDENTIALS
 from deployer.convert import CREATE_OPERATION, cfn_path, to_cfn
 from deployer.errors import Diagnostic, ManifestError
-from deployer.paths import format_path
+from deployer.paths import KeyPath, format_path
+from deployer.providers.cloudcontrol.pointers import WILDCARD, pointer_segments
 from deployer.redact import secret_bearing
 from deployer.render import Unknown
-from deployer.paths import KeyPath
-from deployer.providers.cloudcontrol.pointers import WILDCARD, pointer_segments
 from deployer.schema import connector_profile_schema
 from deployer.secrets import SECRETS
 from deployer.validate import Desired, DesiredStack
 
 FORMAT_VERSION = "2010-09-09"
-_REFERENCE = re.compile(r"^resources\.(\w+)\.(\w+(?:\.\w+)*)$")  # nested attributes by dots
+_REFERENCE = re.compile(r"^resources\.([^.]+)\.(\w+(?:\.\w+)*)$")  # nested attributes by dots
 _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]+")
 _MAX_ID = 255  # CloudFormation's limit on logical ids
 _MAX_DESCRIPTION = 1024  # and on a template's description
@@ -162,8 +164,7 @@ class _Resource:
 
     def _properties(self) -> dict[str, Any]:
         if self.desired.cloud:
-            found = self._walk(self.desired.request, ())
-            return dict(found)
+            return dict(self._walk(self.desired.request, ()))
         properties, missing = to_cfn(self.desired.request, input_shape(CREATE_OPERATION), self._leaf)
         for api_path in missing:
             self._problem(api_path, "has no CloudFormation property, so the template cannot set it",

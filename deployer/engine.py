@@ -31,7 +31,6 @@ from deployer.local import local_cloud, local_data_dir
 from deployer.lock import LockedError, LockInfo, LockStore, acquire, force_unlock, release
 from deployer.manifest import RESOURCE_NAME, Manifest, check_env_name, find_stack_file, load_manifest
 from deployer.plan import Action, LiveIndex, Plan, build_plan
-from deployer.providers import Live
 from deployer.providers.routing import Providers
 from deployer.reconcile import reconcile
 from deployer.render import Inputs, StackContext, build_context, check_environment, variable_sources
@@ -286,11 +285,7 @@ class Engine:
         for intent in state.pending.values():
             if intent.identifier:
                 wanted[(intent.type, intent.region)].add(intent.identifier)
-        live: dict[tuple[str, str, str], Live] = {}
-        for (type_name, region), names in sorted(wanted.items()):
-            for name, found in self.provider.read(type_name, region, sorted(names)).items():
-                live[(type_name, region, name)] = found
-        return live
+        return self.provider.read_all(wanted)
 
     def _resume_requests(self, state: StackState, *, record: bool) -> StackState:
         """Cloud Control creates an interrupted run left with a request token but no identifier yet: wait for

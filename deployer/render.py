@@ -402,7 +402,7 @@ class _ResourceExports(Mapping[str, dict[str, Any]]):
     def __getitem__(self, name: str) -> dict[str, Any]:
         spec = self._specs[name]
         return _with_unknowns(attribute_tree(spec.type, spec.exports), self._exports.get(name, {}),
-                              f"resources.{name}")
+                              f"resources.{name}", spec.type)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._specs)
@@ -411,15 +411,33 @@ class _ResourceExports(Mapping[str, dict[str, Any]]):
         return len(self._specs)
 
 
-def _with_unknowns(names: Mapping[str, Any], known: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+class _Attributes(dict[str, Any]):
+    """A resource's attributes as templates see them; a name it does not have is an error naming those it has."""
+
+    def __init__(self, values: dict[str, Any], reference: str, type_name: str) -> None:
+        super().__init__(values)
+        self.reference = reference
+        self.type_name = type_name
+
+    def __missing__(self, key: str) -> Any:
+        raise StackError(f"{self.reference} has no attribute '{key}' ({self.type_name}); it has "
+                         f"{', '.join(sorted(map(str, self))) or 'none'}. A value the manifest sets is read from the "
+                         "variable it comes from, not from the resource")
+
+
+def _with_unknowns(names: Mapping[str, Any], known: Mapping[str, Any], prefix: str, type_name: str
+                   ) -> dict[str, Any]:
     """The known values, and ``Unknown`` for each name not known yet (nested names by dots)."""
     values: dict[str, Any] = dict(known)
     for attribute, nested in names.items():
-        if attribute in known:
-            continue
         reference = f"{prefix}.{attribute}"
-        values[attribute] = _with_unknowns(nested, {}, reference) if isinstance(nested, dict) else Unknown(reference)
-    return values
+        if isinstance(nested, dict):
+            inner = known.get(attribute)
+            values[attribute] = _with_unknowns(nested, inner if isinstance(inner, Mapping) else {}, reference,
+                                               type_name)
+        elif attribute not in known:
+            values[attribute] = Unknown(reference)
+    return _Attributes(values, prefix, type_name)
 
 
 def _where(spec: ResourceSpec, origins: dict[KeyPath, Origin], path: KeyPath) -> tuple[str, int | None, str]:

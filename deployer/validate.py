@@ -24,7 +24,7 @@ from deployer.graph import CycleError, dependency_order
 from deployer.kinds import cloud_schema, is_native
 from deployer.manifest import ResourceSpec
 from deployer.paths import KeyPath, format_path
-from deployer.providers.cloudcontrol.resource import identifier_of, write_only_values
+from deployer.providers.cloudcontrol.resource import attribute_names, identifier_of, write_only_values
 from deployer.registry import TypeSchema
 from deployer.render import RenderedResource, StackContext, Unknown, references, render_resource, variables_used
 from deployer.schema import read_only_properties
@@ -210,6 +210,13 @@ def _desire_cloud(spec: ResourceSpec, context: StackContext, exports: Mapping[st
     conversion = Conversion(value=rendered.props)
     problems = [_diagnostic(rendered, conversion, v, user_spelling=True)
                 for v in check_properties(schema, rendered.props)]
+    attributes = attribute_names(schema)
+    for name in spec.exports:
+        if name not in attributes:
+            where = spec.origin
+            problems.append(Diagnostic(where.doc.file, where.line, f"{spec.label}.exports",
+                                       f"'{name}' is not an attribute of {spec.type}",
+                                       "export one of " + ", ".join(sorted(attributes))))
     if problems:
         raise ManifestError(problems)
     request = typed_properties(schema, rendered.props)

@@ -22,7 +22,10 @@ import yaml
 from deployer.connectors import CONFIG, CREDENTIALS
 from deployer.emulator import Emulator
 from deployer.engine import Options, validate_offline
+from deployer.providers.cloudcontrol.resource import write_only_values
 from deployer.render import Inputs
+from deployer.secrets import looks_secret
+from deployer.validate import Desired
 from tests.support import MotoServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,11 +74,19 @@ def _credential_leaves(value: Any) -> list[str]:
     return [str(value)] if isinstance(value, (str, int)) and not isinstance(value, bool) else []
 
 
+def _secret_part(desired: Desired) -> Any:
+    """A connector profile's credentials; a Cloud Control type's write-only values named like secrets."""
+    if desired.schema is None:
+        return (desired.request[CONFIG]).get(CREDENTIALS)
+    return [value for path, value in write_only_values(desired.schema, desired.request).items()
+            if looks_secret(str(path[-1]))]
+
+
 def credential_variables(stack: Path) -> list[str]:
     """Variables of environments/dev.yaml whose values end up in a credentials block."""
     variables = yaml.safe_load((stack / "environments" / "dev.yaml").read_text())
     desired = validate_offline(stack, Options(inputs=Inputs(env="dev", environ={})))
-    leaves = {leaf for d in desired.resources for leaf in _credential_leaves((d.request[CONFIG]).get(CREDENTIALS))}
+    leaves = {leaf for d in desired.resources for leaf in _credential_leaves(_secret_part(d))}
     return sorted(name for name, value in variables.items() if str(value) in leaves)
 
 
@@ -127,7 +138,8 @@ def test_no_secret_leaks_from_any_example(tmp_path: Path, leak_env: dict[str, st
         variables = credential_variables(stack)
         assert variables, f"{example.name}: no credential variables found"
         with Emulator() as emulator:
-            env = {**leak_env, "AWS_ENDPOINT_URL_APPFLOW": emulator.endpoint}
+            env = {**leak_env, "AWS_ENDPOINT_URL_APPFLOW": emulator.endpoint,
+                   "AWS_ENDPOINT_URL_CLOUDCONTROL": emulator.endpoint}
             output, values = exercise(stack, variables, env, emulator)
             assert emulator.stats.errors["ValidationException"] >= 1, output  # the echoing error did happen
         return example.name, output, files_under(stack / ".stack"), values

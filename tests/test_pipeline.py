@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,7 +120,7 @@ def test_no_secret_reaches_state_or_output(against_emulator: Emulator, stack: Pa
     seen = capsys.readouterr()
     state = (stack / ".stack" / "state" / "dev.json").read_text()
     for text in (seen.out, seen.err, state):
-        assert "Example-dev-Passw0rd" not in text
+        assert "example-dev-Passw0rd" not in text
 
 
 def test_a_tag_change_is_an_update_in_place(against_emulator: Emulator, stack: Path) -> None:
@@ -199,5 +199,37 @@ def test_a_resource_deleted_outside_is_created_again(against_emulator: Emulator,
     assert listed(against_emulator, "AWS::SecretsManager::Secret") == []
     deploy(stack)
     assert len(listed(against_emulator, "AWS::SecretsManager::Secret")) == 1
+    assert_state_is_aws(against_emulator, stack)
+    assert_settled(stack)
+
+
+def test_a_bucket_that_exists_outside_the_stack_blocks_the_plan_until_adopted(
+        against_emulator: Emulator, stack: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cloudcontrol_client(against_emulator.endpoint).create_resource(
+        TypeName="AWS::S3::Bucket", DesiredState=json.dumps({"BucketName": BUCKET}))
+    assert main(["plan", str(stack)]) == 1
+    shown = capsys.readouterr()
+    assert f"a AWS::S3::Bucket '{BUCKET}' exists in AWS but not in this stack's state" in shown.out
+    assert f"stack state import {stack} bucket {BUCKET}" in shown.out + shown.err
+    assert main(["deploy", str(stack), "--auto-approve"]) == 1
+    assert listed(against_emulator, "AWS::KMS::Key") == []  # a blocked plan applies nothing at all
+    deploy(stack, "--adopt")
+    assert listed(against_emulator, "AWS::S3::Bucket") == [BUCKET]
+    adopted = read(against_emulator, "AWS::S3::Bucket", BUCKET)
+    assert adopted is not None and adopted["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert_state_is_aws(against_emulator, stack)
+    assert_settled(stack)
+
+
+def test_a_request_aws_fails_is_reported_and_leaves_nothing_pending(
+        against_emulator: Emulator, stack: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    against_emulator.knobs.fail_next("ServiceQuotaExceededException", operation="CreateResource")
+    assert main(["deploy", str(stack), "--auto-approve"]) == 1
+    out = capsys.readouterr()
+    assert ("Error: key: CreateResource failed for a new AWS::KMS::Key: ServiceQuotaExceededException: "
+            in out.err)
+    assert state_of(stack)["pending"] == {}
+    assert listed(against_emulator, "AWS::KMS::Key") == []
+    deploy(stack)
     assert_state_is_aws(against_emulator, stack)
     assert_settled(stack)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from deployer.aws import Clients
 from deployer.kinds import is_native
 from deployer.providers import Live
@@ -16,6 +18,20 @@ class Providers:
     def __init__(self, clients: Clients, retry: RetryPolicy) -> None:
         self.native = AppFlowProvider(clients, retry)
         self.cloud = CloudControlProvider(clients, retry)
+
+    def read_all(self, wanted: Mapping[tuple[str, str], Iterable[str]]) -> dict[tuple[str, str, str], Live]:
+        """Every resource of ``wanted`` ((type, region) -> identifiers) that exists, by (type, region, id):
+        native types in their batches, all Cloud Control reads in one pool."""
+        found: dict[tuple[str, str, str], Live] = {}
+        cloud: list[tuple[str, str, str]] = []
+        for (type_name, region), identifiers in sorted(wanted.items()):
+            if is_native(type_name):
+                for name, live in self.native.read(region, sorted(identifiers)).items():
+                    found[(type_name, region, name)] = live
+            else:
+                cloud += [(type_name, region, identifier) for identifier in identifiers]
+        found.update(self.cloud.read_many(cloud))
+        return found
 
     def read(self, type_name: str, region: str, identifiers: list[str]) -> dict[str, Live]:
         if is_native(type_name):

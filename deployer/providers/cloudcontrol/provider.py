@@ -10,7 +10,7 @@ CloudFormation property names; a live resource is a ``deployer.providers.Live`` 
   here, not the SDK's waiter (which gives up after two minutes and ignores ``RetryAfter``):
   GetResourceRequestStatus until SUCCESS or FAILED, sleeping until ``RetryAfter`` when AWS
   gives one and with capped exponential backoff otherwise, within a per-type timeout
-  (``TIMEOUTS_S``). Sleep and clock are injected, so tests never wait.
+  (the schema's ``timeoutInMinutes`` of the handler). Sleep and clock are injected, so tests never wait.
 
 Errors are translated here, by code, never by message: a botocore ``ClientError``'s code and
 a FAILED progress event's ``ErrorCode`` both become ``AwsError`` (``ResourceNotFound`` for
@@ -43,16 +43,17 @@ from urllib.parse import urlsplit
 import botocore.exceptions
 
 from deployer.aws import Clients
-from deployer.errors import AwsError, ResourceNotFound
+from deployer.errors import AwsError, ResourceNotFound, StackError
 from deployer.providers import Live
 from deployer.providers.cloudcontrol.patch import update_patch
 from deployer.providers.cloudcontrol.resource import exports_of
 from deployer.redact import redact_echo
-from deployer.registry import TypeSchema, type_schema
+from deployer.registry import DEFAULT_REGION, TypeSchema, type_schema
 from deployer.retry import RetryPolicy
 
 Progress = Callable[[dict[str, Any]], None]  # sees each ProgressEvent of a request as it comes
 
+NEW = "(new)"  # the identifier of a resource AWS has not named yet, for messages
 READ_WORKERS = 8  # GetResource calls in flight at once, per read
 
 # Synchronous errors worth another try (botocore's cloudcontrol model names them): throttling, a
@@ -67,21 +68,11 @@ NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NotFound"})
 
 POLL_INITIAL_S = 1.0  # the first wait when AWS gives no RetryAfter; doubles after each poll
 POLL_MAX_S = 30.0  # the longest single wait between polls
-DEFAULT_TIMEOUT_S = 60 * 60.0  # how long a request may stay IN_PROGRESS before we stop waiting
-# Types whose requests routinely run longer than the default. Source: the AWS documentation of each
-# service (a Redshift cluster, an RDS instance or cluster, an OpenSearch domain and a CloudFront
-# distribution can take hours to create, resize or delete) and terraform-provider-aws's default
-# timeouts for the same resources, with headroom. Stopping to wait is not a failure: the request goes on.
-TIMEOUTS_S: dict[str, float] = {
-    "AWS::Redshift::Cluster": 4 * 3600.0,
-    "AWS::RDS::DBCluster": 3 * 3600.0,
-    "AWS::RDS::DBInstance": 3 * 3600.0,
-    "AWS::OpenSearchService::Domain": 3 * 3600.0,
-    "AWS::Elasticsearch::Domain": 3 * 3600.0,
-    "AWS::ElastiCache::ReplicationGroup": 2 * 3600.0,
-    "AWS::CloudFront::Distribution": 2 * 3600.0,
-    "AWS::EKS::Cluster": 2 * 3600.0,
-}
+# How long a request may stay IN_PROGRESS before we stop waiting (AWS goes on with it): the schema's
+# handlers.<operation>.timeoutInMinutes (Redshift and RDS declare 36 hours), else the CloudFormation
+# resource schema's documented default for a handler's timeout, 120 minutes.
+DEFAULT_TIMEOUT_S = 120 * 60.0
+_OPERATION_HANDLERS = {"CreateResource": "create", "UpdateResource": "update", "DeleteResource": "delete"}
 
 
 class CloudControlProvider:
@@ -96,14 +87,21 @@ class CloudControlProvider:
         self._retry = retry or RetryPolicy()
         self._clock = clock
         self._schemas = schemas
-        self._timeouts = dict(TIMEOUTS_S if timeouts is None else timeouts)
+        self._timeouts = dict(timeouts or {})  # by type, overriding the schema's (for tests)
         self._read_workers = max(1, read_workers)
 
     def _client(self, region: str) -> Any:
         return self._clients.client("cloudcontrol", region)
 
-    def timeout(self, type_name: str) -> float:
-        return self._timeouts.get(type_name, DEFAULT_TIMEOUT_S)
+    def timeout(self, type_name: str, operation: str = "CreateResource") -> float:
+        if type_name in self._timeouts:
+            return self._timeouts[type_name]
+        try:
+            handlers = self._schemas(type_name, DEFAULT_REGION).schema.get("handlers") or {}
+        except StackError:
+            return DEFAULT_TIMEOUT_S
+        minutes = (handlers.get(_OPERATION_HANDLERS.get(operation, "create")) or {}).get("timeoutInMinutes")
+        return float(minutes) * 60 if isinstance(minutes, (int, float)) and minutes > 0 else DEFAULT_TIMEOUT_S
 
     # Reads.
 
@@ -116,6 +114,17 @@ class CloudControlProvider:
             found = list(pool.map(lambda identifier: self._get(type_name, region, identifier), wanted))
         return {live.identifier: live for live in found if live is not None}
 
+    def read_many(self, wanted: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], Live]:
+        """``read`` for (type, region, identifier) triples of any types, all in the one bounded pool: a stack of
+        many types takes as many rounds as its resources need, not one round per type."""
+        unique = sorted(set(wanted))
+        if not unique:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(self._read_workers, len(unique))) as pool:
+            found = list(pool.map(lambda item: self._get(*item), unique))
+        return {(t, r, live.identifier): live for (t, r, _), live in zip(unique, found, strict=True)
+                if live is not None}
+
     def _get(self, type_name: str, region: str, identifier: str) -> Live | None:
         try:
             answer = self._call("GetResource", type_name, identifier, self._client(region).get_resource,
@@ -123,7 +132,8 @@ class CloudControlProvider:
         except ResourceNotFound:
             return None
         described = answer["ResourceDescription"]
-        return _live(described.get("Identifier") or identifier, described.get("Properties") or "{}")
+        return _live(self._schemas(type_name, DEFAULT_REGION), described.get("Identifier") or identifier,
+                     described.get("Properties") or "{}")
 
     # Changes.
 
@@ -133,7 +143,7 @@ class CloudControlProvider:
         ``progress`` sees every progress event as it comes (the request token first, the identifier once AWS
         gives it), so the caller can record them before waiting on."""
         state = json.dumps(desired, sort_keys=True)
-        event = self._request("CreateResource", type_name, region, "(new)", client_token,
+        event = self._request("CreateResource", type_name, region, NEW, client_token,
                               lambda token: self._client(region).create_resource(
                                   TypeName=type_name, DesiredState=state, ClientToken=token), progress)
         identifier = str(event.get("Identifier") or "")
@@ -145,7 +155,7 @@ class CloudControlProvider:
         event = self._call("GetResourceRequestStatus", type_name, "(request)",
                            lambda: self._client(region).get_resource_request_status(RequestToken=request_token)
                            )["ProgressEvent"]
-        return self._wait("CreateResource", type_name, region, str(event.get("Identifier") or "(new)"), event)
+        return self._wait("CreateResource", type_name, region, str(event.get("Identifier") or NEW), event)
 
     def update(self, type_name: str, region: str, identifier: str, last_applied: dict[str, Any],
                desired: dict[str, Any], client_token: str) -> Live:
@@ -203,7 +213,7 @@ class CloudControlProvider:
               event: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
         """Poll GetResourceRequestStatus until the request is SUCCESS or FAILED, or the type's timeout passes."""
         started = self._clock()
-        deadline = started + self.timeout(type_name)
+        deadline = started + self.timeout(type_name, operation)
         pause = POLL_INITIAL_S
         token = event["RequestToken"]
         while event["OperationStatus"] not in ("SUCCESS", "FAILED"):
@@ -307,13 +317,13 @@ def _failed(operation: str, type_name: str, identifier: str, code: str, message:
 
 
 def _resource(type_name: str, identifier: str) -> str:
-    return f"{type_name} '{identifier}'"
+    return f"a new {type_name}" if identifier == NEW else f"{type_name} '{identifier}'"
 
 
-def _live(identifier: str, properties_json: str) -> Live:
+def _live(schema: TypeSchema, identifier: str, properties_json: str) -> Live:
     properties = json.loads(properties_json)
     arn = properties.get("Arn")
-    return Live(identifier, arn if isinstance(arn, str) else "", properties, exports_of(properties))
+    return Live(identifier, arn if isinstance(arn, str) else "", properties, exports_of(schema, properties))
 
 
 def _derived_token(client_token: str, attempt: int) -> str:

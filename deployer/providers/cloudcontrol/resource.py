@@ -6,8 +6,8 @@ other schema rules of this package:
 - ``identifier_of``: Cloud Control's identifier (the primary identifier's values joined by
   ``|``) when the desired properties hold it (a bucket's name); None when AWS assigns it (a
   KMS key's id), so only state can say which resource is ours.
-- ``exports_of`` / ``attribute_names``: what ``resources.NAME.X`` reads: every property a read
-  returns, nested read-only attributes by dots (``Endpoint.Address``), as ``Fn::GetAtt``.
+- ``exports_of`` / ``attribute_names``: what ``resources.NAME.X`` reads, as ``Fn::GetAtt`` would: the
+  read-only attributes, nested ones by dots (``Endpoint.Address``), and the primary identifier.
 - ``differences``: what an update would change, by property path; ``write_only_changes``: the
   write-only properties whose desired value is not what was last applied (a read never shows them).
 """
@@ -37,12 +37,10 @@ def identifier_of(schema: TypeSchema, props: Mapping[str, Any]) -> str | None:
 
 
 def attribute_names(schema: TypeSchema) -> dict[str, Any]:
-    """Every name ``resources.NAME.X`` may read: each top-level property (None), and a tree of the nested
-    read-only attributes (``{"Endpoint": {"Address": None, "Port": None}}``)."""
-    names: dict[str, Any] = {name: None for name in sorted(schema.properties)}
-    for segments in pointer_segments(schema.schema, "readOnlyProperties"):
-        if WILDCARD in segments:
-            continue
+    """Every name ``resources.NAME.X`` may read, as ``Fn::GetAtt`` would: the read-only attributes and the
+    primary identifier, None at each leaf and a dict for nested ones (``{"Endpoint": {"Address": None}}``)."""
+    names: dict[str, Any] = {}
+    for segments in _exported(schema):
         node = names
         for segment in segments[:-1]:
             if not isinstance(node.get(segment), dict):
@@ -52,9 +50,25 @@ def attribute_names(schema: TypeSchema) -> dict[str, Any]:
     return names
 
 
-def exports_of(properties: Mapping[str, Any]) -> dict[str, Any]:
-    """What other resources can read of a resource: every property the read returned."""
-    return dict(properties)
+def exports_of(schema: TypeSchema, properties: Mapping[str, Any]) -> dict[str, Any]:
+    """What other resources can read of a resource (see ``attribute_names``), from what a read returned.
+    Settable properties are not exported: they come from the manifest, where secrets may be among them."""
+    exports: dict[str, Any] = {}
+    for segments in _exported(schema):
+        found = [value for _, value in matches(properties, segments)]
+        if len(found) != 1:
+            continue
+        node = exports
+        for segment in segments[:-1]:
+            node = node.setdefault(segment, {})
+        node[segments[-1]] = found[0]
+    return exports
+
+
+def _exported(schema: TypeSchema) -> list[tuple[str, ...]]:
+    pointers = [*pointer_segments(schema.schema, "readOnlyProperties"),
+                *pointer_segments(schema.schema, "primaryIdentifier")]
+    return list(dict.fromkeys(s for s in pointers if WILDCARD not in s))
 
 
 def without_write_only(schema: TypeSchema, props: Mapping[str, Any]) -> dict[str, Any]:

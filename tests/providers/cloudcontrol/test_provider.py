@@ -240,10 +240,12 @@ def test_the_poller_times_out_with_a_clear_error(cloud: Emulator, clock: FakeClo
     assert sum(sleeps.waits) <= 5.0 + 1e-9  # never slept past the deadline
 
 
-def test_slow_types_wait_longer() -> None:
+def test_slow_types_wait_as_long_as_their_schema_says() -> None:
     provider = CloudControlProvider(Clients(AwsSettings(region=REGION)))
-    assert provider.timeout("AWS::Redshift::Cluster") >= 3600 * 2
-    assert provider.timeout(BUCKET) == 3600
+    assert provider.timeout("AWS::Redshift::Cluster", "CreateResource") == 36 * 3600  # timeoutInMinutes: 2160
+    assert provider.timeout("AWS::EKS::Cluster", "UpdateResource") == 36 * 3600
+    assert provider.timeout("AWS::EKS::Cluster", "CreateResource") == 2 * 3600  # none given: the default
+    assert provider.timeout(BUCKET) == 2 * 3600
 
 
 def test_an_unknown_type_is_an_error_by_code(provider: CloudControlProvider) -> None:
