@@ -15,7 +15,8 @@ block. A rendered string becomes a boolean or integer where the API wants one an
 the text says so unambiguously; anything else is a problem, never a guess.
 
 Every converted value remembers the manifest path it came from, so problems found
-later on the API shape are reported in the user's spelling.
+later on the API shape are reported in the user's spelling. Flows are named the same way from
+their own schema (``_NAMINGS``); ``deployer.flowconvert`` reshapes what names alone cannot.
 """
 
 from __future__ import annotations
@@ -57,32 +58,79 @@ class Conversion:
         return spelled
 
 
-def _schema_names() -> dict[tuple[str, str], str]:
-    return _schema_walk()[0]
+def _schema_names(within: str = "") -> dict[tuple[str, str], str]:
+    return _schema_walk(_request_of(within))[0]
+
+
+@dataclass(frozen=True)
+class SchemaNaming:
+    """A CloudFormation schema naming a create request's members, and what walking the two cannot find:
+    ``renamed`` (API structure, member) -> CloudFormation name; ``flattened`` (API structure, member) whose
+    members the schema puts straight into the structure's own block."""
+
+    schema: Callable[[], Mapping[str, Any]]
+    renamed: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    flattened: frozenset[tuple[str, str]] = frozenset()
+
+
+def _flow_naming() -> SchemaNaming:
+    from deployer.flowconvert import flow_naming  # flowconvert builds on this module; cfn-lint loads on first use
+    return flow_naming()
+
+
+# Create request -> how its CloudFormation type names it. The requests share no structure shape, so a
+# structure's names come from one schema, read when a structure of its request is first named.
+_NAMINGS: dict[str, Callable[[], SchemaNaming]] = {
+    CREATE_OPERATION: lambda: SchemaNaming(connector_profile_schema),
+    "CreateFlow": _flow_naming,
+}
 
 
 @functools.cache
-def _schema_walk() -> tuple[dict[tuple[str, str], str], dict[str, frozenset[str]]]:
+def _request_of(shape_name: str) -> str:
+    """The create request whose tree holds the structure ``shape_name``; ConnectorProfile's by default."""
+    for operation_name in _NAMINGS:
+        if shape_name in _structures(input_shape(operation_name), set()):
+            return operation_name
+    return CREATE_OPERATION
+
+
+def _structures(model: Shape, seen: set[str]) -> set[str]:
+    if isinstance(model, ListShape):
+        return _structures(model.member, seen)
+    if isinstance(model, MapShape):
+        return _structures(model.value, seen)
+    if isinstance(model, StructureShape) and model.name not in seen:
+        seen.add(model.name)
+        for member in model.members.values():
+            _structures(member, seen)
+    return seen
+
+
+@functools.cache
+def _schema_walk(operation_name: str = CREATE_OPERATION
+                 ) -> tuple[dict[tuple[str, str], str], dict[str, frozenset[str]]]:
     """(API structure shape, member) -> the member's CloudFormation property name, for every member the
     CloudFormation schema has, and each structure's members the schema requires: the schema walked beside the
     create request's model.
 
     A schema property matches the member of the same name in any case (``KMSArn``, ``isSandboxEnvironment``),
-    else the member whose shape the property's definition names (``ConnectorOAuthRequest`` is ``oAuthRequest``).
-    Read-only properties (``ConnectorProfileArn``) match no member.
+    else the member whose shape the property's definition names (``ConnectorOAuthRequest`` is ``oAuthRequest``),
+    else the member the naming declares renamed. Read-only properties (``ConnectorProfileArn``) match no member.
     """
-    schema = connector_profile_schema()
+    naming = _NAMINGS[operation_name]()
+    schema = naming.schema()
     definitions = schema.get("definitions", {})
     found: dict[tuple[str, str], str] = {}
     required: dict[str, frozenset[str]] = {}
     visited: set[str] = set()
 
-    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+    def resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
         while "$ref" in node:
             node = definitions[node["$ref"].rsplit("/", 1)[-1]]
         return node
 
-    def walk(node: dict[str, Any], model: Shape) -> None:
+    def walk(node: Mapping[str, Any], model: Shape) -> None:
         node = resolve(node)
         if isinstance(model, ListShape):
             walk(node.get("items", {}), model.member)
@@ -91,30 +139,35 @@ def _schema_walk() -> tuple[dict[tuple[str, str], str], dict[str, frozenset[str]
         visited.add(model.name)
         by_lower = {m.lower(): m for m in model.members}
         by_shape = {s.name: m for m, s in model.members.items()}
+        by_rename = {name: m for (within, m), name in naming.renamed.items() if within == model.name}
         for name, child in node.get("properties", {}).items():
             definition = child.get("$ref", "").rsplit("/", 1)[-1]
-            member = by_lower.get(name.lower()) or by_shape.get(definition)
+            member = by_lower.get(name.lower()) or by_shape.get(definition) or by_rename.get(name)
             if member is not None:
                 found.setdefault((model.name, member), name)
                 walk(child, model.members[member])
+        for within, member in naming.flattened:
+            if within == model.name:
+                walk(node, model.members[member])
         required[model.name] = frozenset(m for m in model.members if found.get((model.name, m)) in
                                          node.get("required", ()))
 
-    walk(schema, input_shape(CREATE_OPERATION))
+    walk(schema, input_shape(operation_name))
     return found, required
 
 
 def required_in_cloudformation(within: StructureShape) -> frozenset[str]:
     """The API members of ``within`` that the CloudFormation schema requires (it may differ from the model:
     Snowflake's password, Pardot's businessUnitId)."""
-    return _schema_walk()[1].get(within.name, frozenset())
+    return _schema_walk(_request_of(within.name))[1].get(within.name, frozenset())
 
 
 @functools.cache
-def _names_anywhere() -> dict[str, tuple[str, ...]]:
-    """Each API member name and its CloudFormation names anywhere in the schema, the most frequent first."""
+def _names_anywhere(operation_name: str = CREATE_OPERATION) -> dict[str, tuple[str, ...]]:
+    """Each API member name and its CloudFormation names anywhere in the request's schema, the most frequent
+    first."""
     counts: dict[str, dict[str, int]] = {}
-    for (_, member), name in _schema_names().items():
+    for (_, member), name in _schema_walk(operation_name)[0].items():
         counts.setdefault(member, {}).setdefault(name, 0)
         counts[member][name] += 1
     return {member: tuple(sorted(names, key=lambda n: -names[n])) for member, names in counts.items()}
@@ -122,7 +175,7 @@ def _names_anywhere() -> dict[str, tuple[str, ...]]:
 
 def in_cloudformation(within: StructureShape, member: str) -> bool:
     """Whether the CloudFormation schema has ``within``'s API member (it lacks ``codeVerifier``, ``Honeycode``...)."""
-    return (within.name, member) in _schema_names()
+    return (within.name, member) in _schema_names(within.name)
 
 
 def cfn_name(api_name: str | int, within: StructureShape | None = None) -> str | int:
@@ -132,7 +185,7 @@ def cfn_name(api_name: str | int, within: StructureShape | None = None) -> str |
     if isinstance(api_name, int):
         return api_name
     if within is not None:
-        named = _schema_names().get((within.name, api_name))
+        named = _schema_names(within.name).get((within.name, api_name))
     else:
         named = next(iter(_names_anywhere().get(api_name, ())), None)
     return named or api_name[:1].upper() + api_name[1:]
@@ -230,7 +283,7 @@ def _spellings_of(shape_name: str) -> dict[str, str]:
             names[capitalized] = member
         names[spelled] = member
         # a name the member has elsewhere in the schema is an alias: ConnectorOAuthRequest and OAuthRequest
-        for alias in _names_anywhere().get(member, ()):
+        for alias in _names_anywhere(_request_of(shape_name)).get(member, ()):
             names.setdefault(alias, member)
     return names
 

@@ -8,7 +8,8 @@
 ``stack emulator`` runs the same server until interrupted. The modules behind it:
 ``server`` (connections, framing, the worker pool), ``wire`` (HTTP messages, the
 rest-json format, ``Limits`` on what a client may ask), ``service`` (the operations),
-``store`` (SQLite), ``knobs`` (latency, throttling, faults); for Cloud Control, ``cloudcontrol``
+``flows`` and ``flowstore`` (flows, their runs and AppFlow's rules across resources), ``apierror``
+(the error they raise), ``store`` (SQLite), ``knobs`` (latency, throttling, faults); for Cloud Control, ``cloudcontrol``
 (the operations), ``resources`` (its tables), ``typeschemas`` (type schemas), ``derived`` (the
 attributes AWS makes up), ``patch`` (JSON Patch) and ``appflow_door`` (AWS::AppFlow::ConnectorProfile,
 served from the AppFlow API's own store).

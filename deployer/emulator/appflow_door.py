@@ -83,6 +83,8 @@ class ConnectorProfileDoor:
         try:
             delete_profile(self._store, account, region, identifier)
         except ApiError as error:
+            if error.code == "ConflictException":  # on a delete: a flow uses the profile, not a name taken
+                return "ResourceConflict", error.message
             return _failure(error)
         return None
 

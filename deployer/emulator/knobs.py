@@ -32,6 +32,8 @@ class Knobs:
     account_id: str = DEFAULT_ACCOUNT_ID
     private_delay_s: float = 1.0
     private_failure: str | None = None  # when set, Private connections end FAILED with this message
+    run_duration_s: float = 0.0  # how long a flow run stays InProgress on the emulator's clock (flows.py)
+    check_buckets: bool = True  # an S3 flow's bucket must be an AWS::S3::Bucket of Cloud Control's store (flows.py)
     # Faults to answer with, in order, before anything else: (operation or None for any, error code).
     scripted_faults: deque[tuple[str | None, str]] = field(default_factory=deque)
     holds: deque[Hold] = field(default_factory=deque)

@@ -1,4 +1,4 @@
-"""The AppFlow connector-profile operations, as the emulator performs them.
+"""The AppFlow API as the emulator performs it: connector-profile operations here, flows in ``flows.py``.
 
 Takes a decoded request (operation, region, JSON body) and returns the JSON
 response or raises ``ApiError`` with the AWS error code and HTTP status. Knows
@@ -17,6 +17,10 @@ from typing import Any
 
 from deployer.apimodel import ApiPath, Violation, check_value, input_shape, without_nulls
 from deployer.connectors import CONFIG, CREDENTIALS, check_connector_rules
+from deployer.emulator.apierror import ApiError
+from deployer.emulator.flows import OPERATIONS as FLOW_OPERATIONS
+from deployer.emulator.flows import FlowOperations
+from deployer.emulator.flowstore import FlowStore
 from deployer.emulator.knobs import CallStats, Clock, FaultSource, Knobs, TokenBucket
 from deployer.emulator.store import Store, StoredProfile, StoredToken
 from deployer.paths import format_path
@@ -26,27 +30,12 @@ Spell = Callable[[ApiPath], str]  # the name of the member an API path ends in, 
 TOKEN_LIFETIME_S = 8 * 3600  # clientToken is active for 8 hours (AWS CLI reference)
 DEFAULT_MAX_RESULTS = 20
 
-ERROR_STATUS = {
-    "ValidationException": 400,
-    "SerializationException": 400,
-    "ConnectorAuthenticationException": 401,
-    "ServiceQuotaExceededException": 402,
-    "AccessDeniedException": 403,
-    "MissingAuthenticationTokenException": 403,
-    "IncompleteSignatureException": 403,
-    "ResourceNotFoundException": 404,
-    "UnknownOperationException": 404,
-    "ConflictException": 409,
-    "RequestEntityTooLargeException": 413,
-    "ThrottlingException": 429,
-    "InternalServerException": 500,
-}
-
 OPERATIONS = {
     "/create-connector-profile": "CreateConnectorProfile",
     "/update-connector-profile": "UpdateConnectorProfile",
     "/delete-connector-profile": "DeleteConnectorProfile",
     "/describe-connector-profiles": "DescribeConnectorProfiles",
+    **FLOW_OPERATIONS,
 }
 
 _FAULT_MESSAGES = {
@@ -62,14 +51,6 @@ ECHO_VALIDATION = "EchoValidationException"  # a scripted fault: a ValidationExc
 
 class LostResponse(Exception):
     """The server must drop the connection without answering."""
-
-
-class ApiError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = ERROR_STATUS.get(code, 400)
-        self.message = message
 
 
 class InvalidRequest(ApiError):
@@ -124,6 +105,7 @@ class AppFlowService(KnobbedService):
         self._sleep = sleep
         self._bucket = TokenBucket(clock)
         self._faults = FaultSource(knobs)
+        self._flows = FlowOperations(store, knobs, clock)
 
     def _answer(self, call: Call) -> dict[str, Any]:
         account = self.knobs.account_id
@@ -142,7 +124,7 @@ class AppFlowService(KnobbedService):
             "UpdateConnectorProfile": self._update,
             "DeleteConnectorProfile": self._delete,
             "DescribeConnectorProfiles": self._describe,
-        }[call.operation]
+        }.get(call.operation, self._flow)
         hold = self.knobs.take_hold(call.operation)
         if hold is not None and not hold.effect:
             hold.wait()
@@ -176,8 +158,19 @@ class AppFlowService(KnobbedService):
 
     def _delete(self, account: str, call: Call) -> dict[str, Any]:
         with self.store.transaction() as store:
-            delete_profile(store, account, call.region, call.body["connectorProfileName"])
+            delete_profile(store, account, call.region, call.body["connectorProfileName"],
+                           force=call.body.get("forceDelete", False))
         return {}  # the model's output has no members: answered with an empty body (wire.py)
+
+    def _flow(self, account: str, call: Call) -> dict[str, Any]:
+        """A flow operation (``flows.py``), with clientToken replay for those that take one."""
+        with self.store.transaction() as store:
+            replayed = self._replay(store, account, call)
+            if replayed is not None:
+                return replayed
+            response = self._flows.answer(call.operation, account, call.region, call.body)
+            self._remember(store, account, call, response)
+            return response
 
     def _describe(self, account: str, call: Call) -> dict[str, Any]:
         body = call.body
@@ -309,9 +302,18 @@ def update_profile(store: Store, knobs: Knobs, now: float, account: str, region:
     return updated
 
 
-def delete_profile(store: Store, account: str, region: str, name: str) -> None:
+def delete_profile(store: Store, account: str, region: str, name: str, *, force: bool = False) -> None:
+    """Without ``force``, a profile that a flow uses stays (forceDelete: "delete the profile, even if it is
+    currently in use in one or more flows"); with it, the flows stay and name a profile that is gone."""
     if store.get(account, region, name) is None:
         raise ApiError("ResourceNotFoundException", f"Connector profile '{name}' does not exist.")
+    users = FlowStore(store).users_of_profile(account, region, name)
+    if users and not force:
+        raise ApiError(
+            "ConflictException",
+            f"Connector profile '{name}' is in use by flow(s) {', '.join(users)}. "
+            "Delete or change those flows first, or pass forceDelete.",
+        )
     store.delete(account, region, name)
 
 

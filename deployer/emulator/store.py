@@ -1,9 +1,11 @@
-"""Where the emulator keeps connector profiles and idempotency tokens: SQLite.
+"""Where the emulator keeps connector profiles, flows and idempotency tokens: SQLite.
 
 In memory by default; in ``DIR/appflow.sqlite3`` with a data directory, so that a
 restarted emulator (or the next ``stack --local`` process) sees the same cloud.
 Credentials are never stored: AWS keeps them in Secrets Manager and never returns
-them, and the emulator has no reason to keep them at all.
+them, and the emulator has no reason to keep them at all. The flow tables are
+created here, with any store, because deleting a profile (through either door)
+asks them whether a flow uses it; ``flowstore.py`` reads and writes them.
 """
 
 from __future__ import annotations
@@ -41,6 +43,27 @@ CREATE TABLE IF NOT EXISTS tokens (
     response TEXT NOT NULL,
     created_at REAL NOT NULL,
     PRIMARY KEY (account, region, operation, token)
+);
+CREATE TABLE IF NOT EXISTS flows (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    kms_arn TEXT,
+    tags TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS flow_runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    flow_name TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    done_at REAL NOT NULL
 );
 """
 

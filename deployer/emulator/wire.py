@@ -8,7 +8,9 @@ Errors are answered the way AWS answers them, so that boto3 raises its modeled
 exceptions: the code in ``x-amzn-ErrorType`` and ``{"message": ...}`` in the body.
 An operation whose output shape has no members (``DeleteConnectorProfile``) is
 answered with an empty body, as the AppFlow API reference says ("an HTTP 200
-response with an empty HTTP body"). A request with an ``X-Amz-Target`` header is JSON 1.0:
+response with an empty HTTP body"). The tagging operations are the only ones not POSTed to a
+fixed path: ``/tags/{resourceArn}`` by method, with ``tagKeys`` in the query string for
+UntagResource. A request with an ``X-Amz-Target`` header is JSON 1.0:
 ``CloudApiService.<Operation>`` goes to ``CloudControlService``, and its errors also carry the
 code as ``__type`` in the body, as AWS's JSON protocols do.
 """
@@ -23,9 +25,11 @@ from email.utils import formatdate
 from http import HTTPStatus
 from itertools import accumulate
 from typing import Any
+from urllib.parse import parse_qs, unquote
 
 from deployer.apimodel import output_members
 from deployer.emulator.cloudcontrol import SIGNING_NAME, CloudControlService, operation_for
+from deployer.emulator.flows import TAG_OPERATIONS
 from deployer.emulator.service import OPERATIONS, ApiError, AppFlowService, Call, LostResponse
 
 
@@ -134,7 +138,9 @@ def parse_head(raw: bytes, limits: Limits) -> Head:
 def answer(request: Request, service: AppFlowService, limits: Limits,
            cloudcontrol: CloudControlService | None = None) -> Response | None:
     """The response to one complete request; None when the service says to drop the connection unanswered."""
-    if request.head.method != "POST":
+    path = request.head.target.split("?", 1)[0]
+    tagging = path.startswith("/tags/") and request.head.method in TAG_OPERATIONS
+    if request.head.method != "POST" and not tagging:
         return error_response(404, "UnknownOperationException", "Unknown operation")
     target = request.head.headers.get("x-amz-target")
     json_10 = target is not None
@@ -145,7 +151,10 @@ def answer(request: Request, service: AppFlowService, limits: Limits,
                 raise ApiError("UnknownOperationException", f"Unknown operation {target}")
             result = cloudcontrol.handle(_decode(request, limits, operation, SIGNING_NAME))
             return Response(200, result, content_type=JSON_10)
-        call = _decode(request, limits, OPERATIONS.get(request.head.target.split("?", 1)[0]), "appflow")
+        operation = TAG_OPERATIONS[request.head.method] if tagging else OPERATIONS.get(path)
+        call = _decode(request, limits, operation, "appflow")
+        if tagging:
+            call = _with_uri_members(call, request.head.target)
         result = service.handle(call)
         return Response(200, result if output_members(call.operation) else None)
     except LostResponse:
@@ -196,6 +205,15 @@ def _decode(request: Request, limits: Limits, operation: str | None, signing_nam
     if not isinstance(parsed, dict):
         raise ApiError("SerializationException", "The request body must be a JSON object.")
     return Call(operation, region, parsed)
+
+
+def _with_uri_members(call: Call, target: str) -> Call:
+    """A tagging call with the members the model puts in the URI: ``/tags/{resourceArn}?tagKeys=...``."""
+    path, _, query = target.partition("?")
+    body = {**call.body, "resourceArn": unquote(path[len("/tags/"):])}
+    if call.operation == "UntagResource":
+        body["tagKeys"] = parse_qs(query).get("tagKeys", [])
+    return Call(call.operation, call.region, body)
 
 
 def _region(authorization: str | None, signing_name: str) -> str:
