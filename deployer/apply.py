@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 from deployer.connectors import CONFIG, CREDENTIALS
 from deployer.errors import AwsError, ResourceNotFound, StackError
-from deployer.plan import Action, Change, Plan, live_matches
+from deployer.kinds import FLOW
+from deployer.plan import Action, Change, Plan, flow_status_change, live_matches
 from deployer.providers import Live
 from deployer.providers.cloudcontrol.pointers import top_level_names
 from deployer.providers.routing import Providers
@@ -140,6 +141,8 @@ class _Applier:
             self._delete(change.prior)
         if desired.cloud:
             return self._carry_out_cloud(change, desired)
+        if desired.type == FLOW:
+            return self._carry_out_flow(change, desired)
         operation = "update" if change.action is Action.UPDATE else "create"
         exports = self._write(desired, operation)
         if operation == "update" and change.prior is not None:
@@ -156,6 +159,51 @@ class _Applier:
         verb = "replaced" if change.action is Action.REPLACE else {"create": "created", "update": "updated"}[operation]
         self.recorder.record(self._state_of(desired, change, exports), f"{verb} {name}")
         return f"{verb} {name}"
+
+    def _carry_out_flow(self, change: Change, desired: Desired) -> str:
+        """Create or update a flow, then start or stop it as FlowStatus says (never an on-demand flow)."""
+        flows = self.providers.flows
+        name, region = desired.request["flowName"], desired.region or ""
+        operation = "update" if change.action is Action.UPDATE else "create"
+        state = self.recorder.state
+        applied = state.protect(desired.request)
+        resumed = self.resumable.get(desired.name)
+        token = new_client_token()
+        if resumed is not None and (resumed.operation, resumed.identifier, resumed.region, resumed.applied) == (
+                operation, name, region, applied):
+            token = resumed.client_token  # the same call an interrupted run made: AWS answers it once
+        self.recorder.begin(Intent(
+            resource=desired.name, operation=operation, identifier=name, region=region, client_token=token,
+            applied=applied, depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
+            prevent_destroy=desired.prevent_destroy, started=now(), type=FLOW))
+        try:
+            if operation == "create":
+                flows.create(region, desired.request, token)
+            else:
+                flows.update(region, desired.request, token, change.live)
+            live = flows.read(region, [name]).get(name)
+            status = flow_status_change(desired, live.status if live else None)
+            if status is not None:
+                (flows.start if status == "Active" else flows.stop)(region, name)
+                live = flows.read(region, [name]).get(name)
+        except AwsError as error:
+            if error.answered:
+                self.recorder.settle(desired.name)
+            raise
+        if live is None:
+            raise ResourceNotFound(f"{operation} of flow '{name}' succeeded, but DescribeFlow does not find it",
+                                   code="ResourceNotFoundException", operation="DescribeFlow", resource=name)
+        self.exports[desired.name] = dict(live.exports)
+        verb = {Action.REPLACE: "replaced", Action.UPDATE: "updated"}.get(change.action, "created")
+        stamp = now()
+        prior = change.prior if change.action is Action.UPDATE else None
+        self.recorder.record(ResourceState(
+            name=desired.name, type=FLOW, identifier=name, region=region, arn=live.arn, applied=applied,
+            credentials_fingerprint=None, exports=dict(live.exports), depends_on=tuple(sorted(desired.depends_on)),
+            retain=desired.spec.retain, prevent_destroy=desired.prevent_destroy,
+            created_at=prior.created_at if prior else stamp, updated_at=stamp), f"{verb} {name}")
+        started = f"; {'started' if status == 'Active' else 'stopped'} it" if status else ""
+        return f"{verb} {name}{started}"
 
     def _carry_out_cloud(self, change: Change, desired: Desired) -> str:
         """Create or update a Cloud Control resource; state records what was applied and what a read returned."""

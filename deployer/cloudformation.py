@@ -36,9 +36,11 @@ from deployer.apimodel import ApiPath, input_shape
 from deployer.connectors import CONFIG, CREDENTIALS
 from deployer.convert import CREATE_OPERATION, cfn_path, to_cfn
 from deployer.errors import Diagnostic, ManifestError
+from deployer.kinds import FLOW
 from deployer.paths import KeyPath, format_path
 from deployer.providers.cloudcontrol.pointers import WILDCARD, pointer_segments
 from deployer.redact import secret_bearing
+from deployer.registry import type_schema
 from deployer.render import Unknown
 from deployer.schema import connector_profile_schema
 from deployer.secrets import SECRETS
@@ -88,7 +90,17 @@ def attributes_of(schema: Mapping[str, Any]) -> Attributes:
 
 
 def _attributes(desired: Desired) -> Attributes:
-    return attributes_of(desired.schema.schema if desired.schema is not None else connector_profile_schema())
+    if desired.schema is not None:
+        return attributes_of(desired.schema.schema)
+    if desired.type == FLOW:
+        return attributes_of(type_schema(FLOW).schema)
+    return attributes_of(connector_profile_schema())
+
+
+def _as_written(desired: Desired) -> bool:
+    """Whether the resource's properties are CloudFormation's as the manifest has them (any type but the
+    connector profile, whose request is converted back)."""
+    return desired.cloud or desired.type == FLOW
 
 
 def _joined(words: tuple[str, ...]) -> str:
@@ -163,8 +175,8 @@ class _Resource:
         return resource
 
     def _properties(self) -> dict[str, Any]:
-        if self.desired.cloud:
-            return dict(self._walk(self.desired.request, ()))
+        if _as_written(self.desired):
+            return dict(self._walk(self.desired.properties, ()))
         properties, missing = to_cfn(self.desired.request, input_shape(CREATE_OPERATION), self._leaf)
         for api_path in missing:
             self._problem(api_path, "has no CloudFormation property, so the template cannot set it",
@@ -213,7 +225,7 @@ class _Resource:
         return api_path[:2] == (CONFIG, CREDENTIALS) and secret_bearing(model)
 
     def _parameter(self, value: Any, api_path: ApiPath) -> str:
-        if self.desired.cloud:
+        if _as_written(self.desired):
             spelled, inside = api_path, api_path
         else:
             spelled = cfn_path(api_path, input_shape(CREATE_OPERATION))
@@ -259,7 +271,7 @@ class _Resource:
 
     def _problem(self, api_path: ApiPath, message: str, fix: str) -> None:
         desired = self.desired
-        user_path = api_path if desired.cloud else desired.conversion.user_path(api_path)
+        user_path = api_path if _as_written(desired) else desired.conversion.user_path(api_path)
         origin = desired.rendered.origin(user_path)
         self.problems.append(Diagnostic(origin.file, origin.line,
                                         f"{desired.spec.label}.props.{format_path(user_path)}", message, fix))

@@ -14,10 +14,10 @@ from typing import Any
 from deployer.apimodel import input_shape
 from deployer.connectors import CONFIG, PROPERTIES
 from deployer.convert import cfn_path
-from deployer.kinds import cloud_schema, is_native
+from deployer.kinds import FLOW, cloud_schema, is_native
 from deployer.paths import KeyPath, format_path
-from deployer.plan import LiveIndex, PropertyChange
-from deployer.providers.cloudcontrol.resource import differences
+from deployer.plan import LiveIndex, PropertyChange, flow_path
+from deployer.providers.cloudcontrol.resource import differences, leaf_differences
 from deployer.state import StackState
 
 
@@ -35,6 +35,15 @@ def find_drift(state: StackState, live: LiveIndex) -> list[Drift]:
         current = live.get((record.type, record.region, record.identifier))
         if current is None:
             found.append(Drift(name, record.identifier, deleted=True))
+            continue
+        if record.type == FLOW:
+            changed = tuple(PropertyChange(flow_path(path), None if _hidden(before) else before, now,
+                                           sensitive=_hidden(before))
+                            for path, now, before in leaf_differences(record.applied, current.properties,
+                                                                      record.applied)
+                            if not state.matches(before, now))
+            if changed:
+                found.append(Drift(name, record.identifier, deleted=False, properties=changed))
             continue
         if not is_native(record.type):
             schema = cloud_schema(record.type)

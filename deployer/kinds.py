@@ -15,9 +15,11 @@ from deployer.providers.cloudcontrol.resource import attribute_names
 from deployer.registry import TypeSchema, type_schema
 from deployer.schema import TYPE_NAME
 
+FLOW = "AWS::AppFlow::Flow"
 NATIVE: dict[str, tuple[str, ...]] = {
-    # type -> the attributes ``resources.NAME.X`` reads (a connector profile's Fn::GetAtt, and its name)
+    # type -> the attributes ``resources.NAME.X`` reads (its Fn::GetAtt, and its name)
     TYPE_NAME: ("ConnectorProfileArn", "CredentialsArn", "ConnectorProfileName"),
+    FLOW: ("FlowArn", "FlowName"),
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
@@ -20,14 +20,16 @@ from deployer.apimodel import ApiPath, Violation, check_value, input_shape, shap
 from deployer.connectors import CONFIG, CREDENTIALS, check_connector_rules
 from deployer.convert import Conversion, cfn_path, to_api, to_cfn
 from deployer.errors import Diagnostic, ManifestError
+from deployer.flowconvert import CREATE_OPERATION as FLOW_CREATE
+from deployer.flowconvert import flow_to_api
 from deployer.graph import CycleError, dependency_order
-from deployer.kinds import cloud_schema, is_native
+from deployer.kinds import FLOW, cloud_schema, is_native
 from deployer.manifest import ResourceSpec
 from deployer.paths import KeyPath, format_path
 from deployer.providers.cloudcontrol.resource import attribute_names, identifier_of, write_only_values
 from deployer.registry import TypeSchema
 from deployer.render import RenderedResource, StackContext, Unknown, references, render_resource, variables_used
-from deployer.schema import read_only_properties
+from deployer.schema import TYPE_NAME, read_only_properties
 from deployer.schemacheck import check_properties, typed_properties
 from deployer.secrets import SECRETS, SENSITIVE, looks_secret
 
@@ -44,6 +46,7 @@ class Desired:
     depends_on: frozenset[str]
     prevent_destroy: bool = False  # as the manifest says for this environment
     schema: TypeSchema | None = None  # a Cloud Control type's; None for the native connector profile
+    flow_status: str | Unknown | None = None  # a flow's FlowStatus, which CreateFlow does not take
 
     @property
     def cloud(self) -> bool:
@@ -68,6 +71,8 @@ class Desired:
         """The request in CloudFormation spelling, the schema's exact names (whatever spelling the manifest used)."""
         if self.schema is not None:
             return self.request
+        if self.type == FLOW:
+            return self.rendered.props
         return to_cfn(self.request, input_shape(CREATE_OPERATION))[0]
 
     @property
@@ -77,6 +82,8 @@ class Desired:
             found = identifier_of(self.schema, self.request)
             names = ".".join(p.split("/")[-1] for p in self.schema.primary_identifier)
             return found if found is not None else Unknown(f"resources.{self.name}.{names}")
+        if self.type == FLOW:
+            return self.request.get("flowName", Unknown(f"resources.{self.name}.FlowName"))
         return self.request.get("connectorProfileName", Unknown(f"resources.{self.name}.ConnectorProfileName"))
 
     @property
@@ -91,7 +98,7 @@ class Desired:
     def credentials(self) -> Any:
         """A connector profile's credentials (AWS never returns them); a Cloud Control type has none apart: its
         write-only properties stay in the request and state keeps them protected."""
-        if self.schema is not None:
+        if self.schema is not None or self.type == FLOW:
             return None
         return (self.request.get(CONFIG) or {}).get(CREDENTIALS)
 
@@ -169,7 +176,28 @@ def validate_stack(context: StackContext, exports: Mapping[str, Mapping[str, Any
     problems += _duplicate_identifiers(desired)
     if problems:
         raise ManifestError(problems)
+    desired, graph = _by_name_dependencies(desired, graph)
     return DesiredStack(context, tuple(desired), graph)
+
+
+def _by_name_dependencies(desired: list[Desired], graph: dict[str, frozenset[str]]
+                          ) -> tuple[list[Desired], dict[str, frozenset[str]]]:
+    """A flow depends on the connector profiles of the stack it names, by name as well as by reference: it is
+    created after them and deleted before them."""
+    profiles = {d.identifier: d.name for d in desired if d.type == TYPE_NAME and isinstance(d.identifier, str)}
+    extra = {d.name: frozenset(profiles[n] for n in named_profiles(d) if n in profiles) - d.depends_on
+             for d in desired}
+    if not any(extra.values()):
+        return desired, graph
+    graph = {name: needs | extra.get(name, frozenset()) for name, needs in graph.items()}
+    try:
+        order = dependency_order(list(graph), graph)
+    except CycleError as cycle:
+        first = next(d for d in desired if d.name == cycle.cycle[0])
+        raise ManifestError([Diagnostic(first.spec.origin.doc.file, first.spec.origin.line, first.spec.label,
+                                        f"dependency cycle: {cycle}", "remove one of these dependencies")]) from None
+    by_name = {d.name: d for d in desired}
+    return [replace(by_name[n], depends_on=graph[n]) for n in order if n in by_name], graph
 
 
 def desire(spec: ResourceSpec, context: StackContext, exports: Mapping[str, Mapping[str, Any]],
@@ -177,6 +205,8 @@ def desire(spec: ResourceSpec, context: StackContext, exports: Mapping[str, Mapp
     """Render, convert and check one resource."""
     if not is_native(spec.type):
         return _desire_cloud(spec, context, exports, depends_on)
+    if spec.type == FLOW:
+        return _desire_flow(spec, context, exports, depends_on)
     rendered = render_resource(spec, context, exports)
     read_only = [p for p in rendered.props if p in read_only_properties()]
     conversion = to_api(rendered.props, input_shape(CREATE_OPERATION), not_in_api=tuple(read_only))
@@ -222,6 +252,37 @@ def _desire_cloud(spec: ResourceSpec, context: StackContext, exports: Mapping[st
     request = typed_properties(schema, rendered.props)
     _register_write_only(schema, request)
     return Desired(spec, rendered, Conversion(value=request), depends_on, spec.name in context.protected, schema)
+
+
+def _desire_flow(spec: ResourceSpec, context: StackContext, exports: Mapping[str, Mapping[str, Any]],
+                 depends_on: frozenset[str]) -> Desired:
+    """Render one flow, convert it to the CreateFlow request and check it against the API model."""
+    rendered = render_resource(spec, context, exports)
+    converted = flow_to_api(rendered.props)
+    conversion = converted.conversion
+    problems = [_diagnostic(rendered, conversion, v, user_spelling=True) for v in conversion.problems]
+    if "FlowArn" in rendered.props:
+        origin = rendered.origin(("FlowArn",))
+        problems.append(Diagnostic(origin.file, origin.line, origin.label, "read-only: AWS sets it",
+                                   f"remove it; read it as resources.{spec.name}.FlowArn"))
+    request = conversion.value
+    not_converted = {v.path for v in conversion.problems}
+    violations = [v for v in check_value(input_shape(FLOW_CREATE), request)
+                  if not _about_unknown(v, request) and conversion.user_path(v.path) not in not_converted]
+    problems += [_diagnostic(rendered, conversion, v, user_spelling=False) for v in violations]
+    if problems:
+        raise ManifestError(problems)
+    return Desired(spec, rendered, conversion, depends_on, spec.name in context.protected,
+                   flow_status=converted.status)
+
+
+def named_profiles(desired: Desired) -> set[str]:
+    """The connector profiles a flow names in its source and destination configurations."""
+    if desired.type != FLOW:
+        return set()
+    configs = [desired.request.get("sourceFlowConfig"), *(desired.request.get("destinationFlowConfigList") or [])]
+    return {c["connectorProfileName"] for c in configs
+            if isinstance(c, dict) and isinstance(c.get("connectorProfileName"), str)}
 
 
 def _register_write_only(schema: TypeSchema, request: Mapping[str, Any]) -> None:

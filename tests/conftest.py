@@ -84,3 +84,15 @@ def with_moto(moto_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_server.endpoint)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", moto_server.endpoint)
     return moto_server
+
+
+@pytest.fixture
+def against_live_emulator(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """The emulator on the real clock, AppFlow and Cloud Control pointed at it: the CLI waits for Cloud Control
+    requests with real sleeps (a fake clock would never let a request's time pass), at zero latency, so none is
+    ever waited for long."""
+    with Emulator(Knobs()) as running:
+        for service in ("APPFLOW", "CLOUDCONTROL"):
+            monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", running.endpoint)
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+        yield running

@@ -76,6 +76,8 @@ def _credential_leaves(value: Any) -> list[str]:
 
 def _secret_part(desired: Desired) -> Any:
     """A connector profile's credentials; a Cloud Control type's write-only values named like secrets."""
+    if desired.type == "AWS::AppFlow::Flow":
+        return []  # a flow holds no credential
     if desired.schema is None:
         return (desired.request[CONFIG]).get(CREDENTIALS)
     return [value for path, value in write_only_values(desired.schema, desired.request).items()

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from deployer.cli import main
-from deployer.emulator import Emulator, Knobs
+from deployer.emulator import Emulator
 from tests.support import appflow_client, cloudcontrol_client
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "manifests" / "redshift-pipeline"
@@ -28,14 +27,8 @@ PROFILE = "redshift-pipeline-dev-redshift"
 
 
 @pytest.fixture
-def against_emulator(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    """The emulator on the real clock: the CLI waits for Cloud Control requests with real sleeps (a fake clock
-    would never let a request's time pass), at zero latency, so none is ever waited for long."""
-    with Emulator(Knobs()) as running:
-        for service in ("APPFLOW", "CLOUDCONTROL"):
-            monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", running.endpoint)
-        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-        yield running
+def against_emulator(against_live_emulator: Emulator) -> Emulator:
+    return against_live_emulator
 
 
 @pytest.fixture

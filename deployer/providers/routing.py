@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from deployer.aws import Clients
-from deployer.kinds import is_native
+from deployer.kinds import FLOW, is_native
 from deployer.providers import Live
 from deployer.providers.appflow import AppFlowProvider
 from deployer.providers.cloudcontrol.provider import CloudControlProvider
+from deployer.providers.flows import FlowProvider
 from deployer.retry import RetryPolicy
 
 
@@ -17,6 +18,7 @@ class Providers:
 
     def __init__(self, clients: Clients, retry: RetryPolicy) -> None:
         self.native = AppFlowProvider(clients, retry)
+        self.flows = FlowProvider(clients, retry)
         self.cloud = CloudControlProvider(clients, retry)
 
     def read_all(self, wanted: Mapping[tuple[str, str], Iterable[str]]) -> dict[tuple[str, str, str], Live]:
@@ -26,7 +28,8 @@ class Providers:
         cloud: list[tuple[str, str, str]] = []
         for (type_name, region), identifiers in sorted(wanted.items()):
             if is_native(type_name):
-                for name, live in self.native.read(region, sorted(identifiers)).items():
+                reader = self.flows if type_name == FLOW else self.native
+                for name, live in reader.read(region, sorted(identifiers)).items():
                     found[(type_name, region, name)] = live
             else:
                 cloud += [(type_name, region, identifier) for identifier in identifiers]
@@ -34,12 +37,16 @@ class Providers:
         return found
 
     def read(self, type_name: str, region: str, identifiers: list[str]) -> dict[str, Live]:
+        if type_name == FLOW:
+            return self.flows.read(region, identifiers)
         if is_native(type_name):
             return self.native.read(region, identifiers)
         return self.cloud.read(type_name, region, identifiers)
 
     def delete(self, type_name: str, region: str, identifier: str) -> None:
-        if is_native(type_name):
+        if type_name == FLOW:
+            self.flows.delete(region, identifier)
+        elif is_native(type_name):
             self.native.delete(region, identifier)
         else:
             self.cloud.delete(type_name, region, identifier)

@@ -95,6 +95,11 @@ def differences(schema: TypeSchema, desired: Mapping[str, Any], applied: Mapping
     wanted = drift_comparable(schema.schema, desired)
     current = drift_comparable(schema.schema, live)
     before = drift_comparable(schema.schema, applied)
+    return leaf_differences(wanted, current, before)
+
+
+def leaf_differences(wanted: Any, current: Any, before: Any) -> list[tuple[KeyPath, Any, Any]]:
+    """(path, current, wanted) for each leaf that differs, by the rule of ``differences``, over plain values."""
     found: list[tuple[KeyPath, Any, Any]] = []
     _compare(wanted, current, before, (), found)
     return found
