@@ -337,6 +337,9 @@ def _structure(value: Any, shape: StructureShape, user: KeyPath, api: ApiPath, c
         member_shape = shape.members[member]
         if member not in result and isinstance(member_shape, StructureShape) and not member_shape.required_members:
             result[member] = {}
+        elif member not in result and isinstance(member_shape, ListShape) and any(
+                spellings.get(key) == member and item == [] for key, item in value.items()):
+            result[member] = []  # a required list written empty is sent empty (a Map_all task's sourceFields)
     return result or None
 
 

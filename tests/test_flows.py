@@ -201,3 +201,27 @@ def test_a_profile_a_flow_outside_the_stack_uses_is_not_deleted(against_live_emu
     err = capsys.readouterr().err
     assert f"DeleteConnectorProfile failed for '{PROFILE}': ConflictException" in err
     assert state_of(stack)["resources"]["salesforce"]["identifier"] == PROFILE  # still recorded: still in AWS
+
+
+def test_the_flow_template_deploys_with_its_required_variables(against_live_emulator: Emulator, stack: Path) -> None:
+    manifest = stack / "stack.yaml"
+    text = manifest.read_text()
+    manifest.write_text(text[:text.index("  - name: accounts\n")] + """  - name: contacts
+    type: AWS::AppFlow::Flow
+    template: flows/salesforce_to_s3.yaml
+    vars:
+      FlowName: '{{ prefix }}-contacts'
+      ProfileName: '{{ resources.salesforce.ConnectorProfileName }}'
+      Object: Contact
+      BucketName: '{{ resources.landing.BucketName }}'
+      Schedule: rate(1days)
+""")
+    deploy(stack)
+    found = flow(against_live_emulator, "salesforce-to-s3-dev-contacts")
+    assert found is not None and found["flowStatus"] == "Draft"
+    assert found["tasks"] == [{"sourceFields": [], "connectorOperator": {"Salesforce": "NO_OP"},
+                               "taskType": "Map_all", "taskProperties": {"EXCLUDE_SOURCE_FIELDS_LIST": "[]"}}]
+    s3 = found["destinationFlowConfigList"][0]["destinationConnectorProperties"]["S3"]
+    assert (s3["bucketName"], s3["bucketPrefix"], s3["s3OutputFormatConfig"]["fileType"]) == (
+        BUCKET, "Contact", "PARQUET")
+    assert_settled(stack)
