@@ -331,3 +331,14 @@ def _undo_flattened(parent: dict[str, Any], key: str) -> None:
 
 _UNDO: dict[Kind, Callable[[dict[str, Any], str], None]] = {Kind.KEY_VALUE_LIST: _undo_key_value_list,
                                                             Kind.FLATTENED: _undo_flattened}
+
+
+def destination_objects(request: Mapping[str, Any]) -> list[Any]:
+    """The ``object`` each destination of a CreateFlow or UpdateFlow request writes to (None where its connector
+    has none): AppFlow refuses to change it in place ("Destination object for the destination connector can not
+    be updated", terraform-provider-aws issue 42482), so a new one means a new flow."""
+    found = []
+    for destination in request.get("destinationFlowConfigList") or []:
+        blocks = (destination or {}).get("destinationConnectorProperties") or {}
+        found.append(next((block.get("object") for block in blocks.values() if isinstance(block, dict)), None))
+    return found

@@ -22,6 +22,7 @@ from deployer.connectors import CONFIG, CREDENTIALS, PROPERTIES
 from deployer.convert import cfn_name, cfn_path
 from deployer.errors import StackError
 from deployer.flowconvert import CREATE_OPERATION as FLOW_CREATE
+from deployer.flowconvert import destination_objects
 from deployer.graph import dependency_order
 from deployer.invocation import Invocation
 from deployer.kinds import FLOW
@@ -299,6 +300,12 @@ def _flow_change(desired: Desired, state: StackState, live: LiveIndex, adopt: bo
     if not state.matches(kms_before, kms_after):
         return make(Action.REPLACE, ["KMSArn changes (forces replacement)"],
                     [PropertyChange("KMSArn", kms_before, _known(kms_after), forces_replacement=True)])
+    objects_before, objects_after = destination_objects(found.properties), destination_objects(desired.request)
+    if objects_before != objects_after:
+        return make(Action.REPLACE, ["the destination's Object changes (forces replacement: AppFlow cannot update "
+                                     "it in place)"],
+                    [PropertyChange("DestinationFlowConfigList[*].DestinationConnectorProperties.*.Object",
+                                    objects_before, _known(objects_after), forces_replacement=True)])
     wanted = {k: v for k, v in desired.request.items() if k != "kmsArn"}
     properties = [PropertyChange(flow_path(path), before, _known(after))
                   for path, before, after in leaf_differences(wanted, found.properties, prior.applied)]

@@ -225,3 +225,57 @@ def test_the_flow_template_deploys_with_its_required_variables(against_live_emul
     assert (s3["bucketName"], s3["bucketPrefix"], s3["s3OutputFormatConfig"]["fileType"]) == (
         BUCKET, "Contact", "PARQUET")
     assert_settled(stack)
+
+
+def test_a_new_destination_object_replaces_the_flow(against_live_emulator: Emulator, stack: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """AppFlow refuses to change the object a destination writes to in place (terraform-provider-aws #42482)."""
+    edit(stack, """          ConnectorType: Salesforce
+          ConnectorProfileName: '{{ resources.salesforce.ConnectorProfileName }}'
+          SourceConnectorProperties:
+            Salesforce:
+              Object: Account
+          IncrementalPullConfig:
+            DatetimeTypeFieldName: LastModifiedDate
+""", """          ConnectorType: S3
+          SourceConnectorProperties:
+            S3: {BucketName: '{{ resources.landing.BucketName }}', BucketPrefix: exports}
+""")
+    edit(stack, """          - ConnectorType: S3
+            DestinationConnectorProperties:
+              S3:
+                BucketName: '{{ resources.landing.BucketName }}'
+                BucketPrefix: accounts
+                S3OutputFormatConfig:
+                  FileType: PARQUET
+                  AggregationConfig: {AggregationType: SingleFile}
+""", """          - ConnectorType: Salesforce
+            ConnectorProfileName: '{{ resources.salesforce.ConnectorProfileName }}'
+            DestinationConnectorProperties:
+              Salesforce: {Object: '{{ Target }}'}
+""")
+    manifest = stack / "stack.yaml"
+    manifest.write_text(manifest.read_text().replace("{Salesforce: PROJECTION}", "{S3: PROJECTION}")
+                        .replace("{Salesforce: NO_OP}", "{S3: NO_OP}")
+                        .replace("DataPullMode: Incremental", "DataPullMode: Complete"))
+    deploy(stack, "-e", "Target=Account")
+    first = flow(against_live_emulator)
+    assert first is not None
+    client = appflow_client(against_live_emulator.endpoint)
+    moved = [{**first["destinationFlowConfigList"][0], "destinationConnectorProperties": {
+        "Salesforce": {"object": "Contact"}}}]
+    with pytest.raises(client.exceptions.ValidationException, match="Destination object for the destination"):
+        client.update_flow(flowName=FLOW, triggerConfig=first["triggerConfig"], tasks=first["tasks"],
+                           sourceFlowConfig=first["sourceFlowConfig"], destinationFlowConfigList=moved)
+    capsys.readouterr()
+    assert main(["plan", str(stack), "-e", "Target=Contact"]) == 0
+    assert "the destination's Object changes (forces replacement" in capsys.readouterr().out
+    against_live_emulator.stats.reset()
+    deploy(stack, "-e", "Target=Contact")
+    calls = against_live_emulator.stats.calls
+    assert (calls["DeleteFlow"], calls["CreateFlow"], calls["UpdateFlow"]) == (1, 1, 0)
+    second = flow(against_live_emulator)
+    assert second is not None
+    assert second["destinationFlowConfigList"][0]["destinationConnectorProperties"] == {
+        "Salesforce": {"object": "Contact"}}
+    assert_settled(stack, "-e", "Target=Contact")

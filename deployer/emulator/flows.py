@@ -31,7 +31,10 @@ A flow's name is unique (``ConflictException``). A profile a flow uses is not de
 What UpdateFlow cannot change: ``flowName`` (the key), ``kmsArn`` and ``tags`` are not members of
 UpdateFlowRequest, so the model refuses them as unknown members (the CloudFormation schema agrees:
 FlowName and KMSArn are create-only; tags change through TagResource). Nothing else is refused:
-the schema updates SourceFlowConfig, DestinationFlowConfigList, TriggerConfig and Tasks in place.
+the schema updates SourceFlowConfig, DestinationFlowConfigList, TriggerConfig and Tasks in place, except
+the object a destination writes to: AWS answers a change of it with ValidationException "Update Flow
+request failed due to:[Destination object for the destination connector can not be updated]"
+(terraform-provider-aws issue 42482).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from deployer.emulator.flowstore import FlowStore, StoredFlow, StoredRun
 from deployer.emulator.knobs import Clock, Knobs
 from deployer.emulator.resources import ResourceStore, decode_next_token, encode_next_token
 from deployer.emulator.store import Store
+from deployer.flowconvert import destination_objects
 
 DEFAULT_MAX_RESULTS = 20  # the model: "The default for maxResults is 20 (for all paginated API operations)"
 BUCKET_TYPE = "AWS::S3::Bucket"
@@ -113,6 +117,9 @@ class FlowOperations:
     def _update(self, account: str, region: str, body: dict[str, Any]) -> dict[str, Any]:
         current = self._get(account, region, body["flowName"])
         self._check_references(account, region, body)
+        if destination_objects(current.definition) != destination_objects(body):
+            raise ApiError("ValidationException", "Update Flow request failed due to:[Destination object for the "
+                                                  "destination connector can not be updated]")
         status = current.status
         if (current.trigger_type == ON_DEMAND) != (body["triggerConfig"]["triggerType"] == ON_DEMAND):
             status = _starting_status(body).value
