@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,6 +143,7 @@ def test_a_killed_deploy_is_finished_by_the_next_run(seed: int, tmp_path: Path, 
         assert settled.returncode == 0, settled.stdout + settled.stderr
 
 
+REPO = Path(__file__).resolve().parent.parent
 KEYS = 4
 
 
@@ -193,6 +195,68 @@ def test_a_killed_deploy_of_generated_identifiers_makes_each_resource_once(seed:
         assert len(keys) == KEYS, f"{made_before} made before the kill; now {keys}"
         state = json.loads((stack / ".stack" / "state" / "dev.json").read_text())
         assert sorted(r["identifier"] for r in state["resources"].values()) == sorted(keys)
+        assert state["pending"] == {}
+        settled = subprocess.run([*command[:3], "plan", str(stack), "--detailed-exitcode"],
+                                 env=env, capture_output=True, text=True, timeout=120)
+        assert settled.returncode == 0, settled.stdout + settled.stderr
+
+
+FLOWS = 4
+
+
+def write_flow_stack(directory: Path) -> Path:
+    """A profile, a bucket and flows reading the one into the other (the flows' names are theirs: a client token
+    and the name guard each create)."""
+    shutil.copytree(REPO / "manifests" / "salesforce-to-s3", directory)
+    manifest = directory / "stack.yaml"
+    text = manifest.read_text()
+    flows = "".join(f"""  - name: flow{i}
+    type: AWS::AppFlow::Flow
+    template: flows/salesforce_to_s3.yaml
+    vars:
+      FlowName: '{{{{ prefix }}}}-flow{i}'
+      ProfileName: '{{{{ resources.salesforce.ConnectorProfileName }}}}'
+      Object: Object{i}
+      BucketName: '{{{{ resources.landing.BucketName }}}}'
+      Schedule: rate(1days)
+      FlowStatus: Active
+""" for i in range(FLOWS))
+    manifest.write_text(text[:text.index("  - name: accounts\n")] + flows)
+    return directory
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_killed_deploy_of_flows_makes_each_flow_once(seed: int, tmp_path: Path, aws_env: None) -> None:
+    """SIGKILL at a seeded point while a profile, a bucket and flows are created and started: the next run
+    leaves each flow existing once, started, and state equal to AWS."""
+    rng = random.Random(seed)
+    with Emulator(Knobs(latency_ms=rng.choice([5, 15, 30]))) as emulator:
+        stack = write_flow_stack(tmp_path / "flows")
+        env = {**os.environ, "AWS_ENDPOINT_URL_APPFLOW": emulator.endpoint, "AWS_MAX_ATTEMPTS": "1",
+               "AWS_ENDPOINT_URL_CLOUDCONTROL": emulator.endpoint, "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "deployer", "deploy", str(stack), "--auto-approve",
+                   "--parallelism", str(rng.choice([1, 2, 4]))]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        kill_after = rng.randint(1, FLOWS + 2)
+        started = 0
+        for line in process.stdout:
+            if " started" in line:
+                started += 1
+                if started == kill_after:
+                    time.sleep(rng.choice([0.0, 0.01, 0.05, 0.1, 0.2]))
+                    break
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+
+        again = subprocess.run(command[:-2], env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stdout + again.stderr
+        client = appflow_client(emulator.endpoint)
+        flows = {f["flowName"]: f["flowStatus"] for f in client.list_flows()["flows"]}
+        assert flows == {f"salesforce-to-s3-dev-flow{i}": "Active" for i in range(FLOWS)}
+        state = json.loads((stack / ".stack" / "state" / "dev.json").read_text())
+        assert sorted(r["identifier"] for r in state["resources"].values() if r["type"] == "AWS::AppFlow::Flow") \
+            == sorted(flows)
         assert state["pending"] == {}
         settled = subprocess.run([*command[:3], "plan", str(stack), "--detailed-exitcode"],
                                  env=env, capture_output=True, text=True, timeout=120)
