@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import math
 import os
 import signal
@@ -160,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     drift = commands.add_parser("drift", parents=[common],
                                 help="compare AWS with what was last applied; exit 0 none, 2 drift, 1 error")
     drift.set_defaults(run=_run_drift)
+
+    output = commands.add_parser("output", parents=[common],
+                                 help="the outputs the last apply recorded (all, or NAME); like terraform output")
+    output.add_argument("name", nargs="?", metavar="NAME", help="one output")
+    output.add_argument("--raw", action="store_true", help="NAME's value alone, as text, for shell use")
+    output.set_defaults(run=_run_output)
 
     envs = commands.add_parser("envs", parents=[common], help="list environments and where each value comes from")
     envs.set_defaults(run=_run_envs)
@@ -531,6 +538,33 @@ def _finish(result: ApplyResult, events: _Events | None, human: TextIO) -> int:
     if events:
         events.summary(result)
     return EXIT_ERROR if result.failed else EXIT_OK
+
+
+def _run_output(args: argparse.Namespace) -> int:
+    from deployer.engine import Engine
+    from deployer.views import outputs_view
+
+    with Engine(args.stack_dir, _options(args)) as engine:
+        state = engine.state()
+    outputs = state.outputs
+    if args.name is not None and args.name not in outputs:
+        known = ", ".join(sorted(outputs)) or "none"
+        raise StackError(f"no output '{args.name}' in environment '{state.env}' (recorded: {known}); outputs are "
+                         "recorded at each deploy from the manifest's outputs:")
+    if args.raw:
+        if args.name is None:
+            raise StackError("--raw needs an output NAME")
+        entry = outputs[args.name]
+        if entry.get("sensitive"):
+            raise StackError(f"output '{args.name}' is sensitive: stack keeps no copy of its value")
+        value = entry.get("value")
+        print(value if isinstance(value, str) else json.dumps(value))
+        return EXIT_OK
+    shown = {args.name: outputs[args.name]} if args.name is not None else outputs
+    text = outputs_view(shown, json_output=args.output == "json")
+    if text:
+        print(text)
+    return EXIT_OK
 
 
 def _run_state_list(args: argparse.Namespace) -> int:

@@ -33,9 +33,18 @@ from deployer.manifest import RESOURCE_NAME, Manifest, check_env_name, find_stac
 from deployer.plan import Action, LiveIndex, Plan, build_plan
 from deployer.providers.routing import Providers
 from deployer.reconcile import reconcile
-from deployer.render import Inputs, StackContext, build_context, check_environment, variable_sources
+from deployer.render import (
+    Inputs,
+    StackContext,
+    Unknown,
+    build_context,
+    check_environment,
+    render_outputs,
+    variable_sources,
+)
 from deployer.resolvers import Resolvers
 from deployer.retry import RetryPolicy
+from deployer.secrets import SENSITIVE
 from deployer.state import Intent, ResourceState, StackState, StateRecorder, now
 from deployer.taint import sensitive_variables
 from deployer.validate import Desired, DesiredStack, desire, validate_stack
@@ -156,9 +165,15 @@ def load_stack(stack_dir: Path, env: str) -> Manifest:
 
 
 def validate_offline(stack_dir: Path, options: Options) -> DesiredStack:
-    """Everything that can be checked without a network call."""
+    """Everything that can be checked without a network call (another stack's outputs are not read)."""
     manifest = load_stack(stack_dir, options.inputs.env)
-    return validate_stack(build_context(manifest, options.inputs, Resolvers(None, None).names()))
+    return validate_stack(build_context(manifest, options.inputs,
+                                        {**Resolvers(None, None).names(), "stack_output": unread_output}))
+
+
+def unread_output(path: str, name: str, env: str | None = None) -> Unknown:
+    """``stack_output()`` offline: a value known once the other stack's state is read."""
+    return Unknown(f"stack_output('{path}', '{name}'" + (f", env='{env}')" if env else ")"))
 
 
 class Engine:
@@ -170,6 +185,7 @@ class Engine:
         self._exit = ExitStack()
         self.clients: Clients | None = None
         self._hooks: ApplyHooks | None = None
+        self.outputs_read: dict[tuple[str, str], dict[str, Any]] = {}  # (stack path, env) -> its outputs
 
     def __enter__(self) -> Engine:
         manifest = load_stack(self.stack_dir, self.options.inputs.env)  # before the local cloud or a client starts
@@ -213,9 +229,47 @@ class Engine:
         assert self.clients is not None
         inputs = replace(self.options.inputs, default_region=self.clients.default_region)
         resolvers = Resolvers(self.clients.client, inputs.default_region)
-        context = build_context(manifest, inputs, resolvers.names())
+        context = build_context(manifest, inputs, {**resolvers.names(), "stack_output": self.stack_output})
         resolvers.region = context.region  # the stack's region, once its globals are known
         return manifest, context, Providers(self.clients, self._retry(manifest))
+
+    def stack_output(self, path: str, name: str, env: str | None = None) -> Any:
+        """``{{ stack_output('../network', 'VpcId') }}``: an output another stack recorded at its last apply, read
+        from its state (same environment unless ``env``; its own state location: its manifest's ``state:``, or
+        the default, or the local cloud's with --local). Every stack read is noted for the plan."""
+        env = env or self.options.inputs.env
+        key = (str(path), env)
+        if key not in self.outputs_read:
+            self.outputs_read[key] = self._outputs_of(str(path), env)
+        outputs = self.outputs_read[key]
+        what = f"stack_output('{path}', '{name}')"
+        if name not in outputs:
+            known = ", ".join(sorted(outputs)) or "none"
+            raise StackError(f"{what}: the stack at {path} has no output '{name}' in environment '{env}' (its "
+                             f"outputs: {known}); add it to that stack's outputs: and deploy it")
+        entry = outputs[name]
+        if entry.get("sensitive"):
+            raise StackError(f"{what}: the output is sensitive, and stack keeps no copy of a sensitive value; read "
+                             "it where it comes from (a secret() or a variable)")
+        return entry.get("value")
+
+    def _outputs_of(self, path: str, env: str) -> dict[str, Any]:
+        other = (stack_root(self.stack_dir) / path).resolve()
+        what = f"stack_output('{path}', ...)"
+        try:
+            manifest = load_manifest(other)
+        except StackError as error:
+            raise StackError(f"{what}: no stack at {other}: {str(error).splitlines()[0]}") from None
+        options = replace(self.options, state_location=None, inputs=replace(self.options.inputs, env=env))
+        location = state_location(other, options, manifest)
+        assert self.clients is not None
+        backend = open_backend(location, stack=manifest.name, env=env, client_for=self.clients.client,
+                               region=self.clients.default_region)
+        state = backend.read()
+        if state is None or not state.resources:
+            raise StackError(f"{what}: stack '{manifest.name}' has nothing deployed in environment '{env}' (no state "
+                             f"at {location}); deploy it first")
+        return dict(state.outputs)
 
     def _retry(self, manifest: Manifest) -> RetryPolicy:
         default = RetryPolicy()
@@ -272,6 +326,7 @@ class Engine:
             exports = {name: values for name, values in exports.items() if name not in renewed}
             desired = validate_stack(context, exports)
             plan = build_plan(desired, state, live, invocation=self.invocation, adopt=self.options.adopt)
+        plan = replace(plan, reads=tuple(sorted(self.outputs_read)))
         return Planned(plan, desired, state, reconciled.notes, stack_digest(context, self.options.inputs.var_files),
                        reconciled.resumable)
 
@@ -321,6 +376,7 @@ class Engine:
                                 parallelism=self.options.parallelism, hooks=hooks, resumable=planned.resumable)
         finally:
             self._hooks = None
+        recorder.note_outputs(recorded_outputs(context, recorder.state, destroyed=not planned.desired.resources))
         if planned.plan.has_changes or promoted_from or recorder.state.deployment.get("digest") != planned.digest:
             deployment: dict[str, Any] = {
                 "digest": planned.digest,
@@ -487,6 +543,41 @@ class Engine:
 
     def unlock(self, lock_id: str) -> LockInfo:
         return force_unlock(self.backend.lock, lock_id)
+
+
+def recorded_outputs(context: StackContext, state: StackState, *, destroyed: bool) -> dict[str, dict[str, Any]]:
+    """The outputs to record after an apply, from the exports state now holds. A value not known (its resource
+    failed) keeps what the last apply recorded; a sensitive value, or one computed from a secret, is kept as a
+    fingerprint only."""
+    if destroyed:
+        return {}
+    values = render_outputs(context, state.exports())
+    recorded: dict[str, dict[str, Any]] = {}
+    for spec in context.manifest.outputs:
+        value = values[spec.name]
+        if isinstance(value, Unknown) or _holds_unknown(value):
+            if spec.name in state.outputs:
+                recorded[spec.name] = state.outputs[spec.name]
+            continue
+        entry: dict[str, Any] = {"value": state.protect(value)}
+        if spec.sensitive or entry["value"] != value:
+            entry = {"value": f"{SENSITIVE} {state.fingerprint(value)}", "sensitive": True}
+        if spec.description:
+            entry["description"] = spec.description
+        if spec.export:
+            entry["export"] = spec.export
+        recorded[spec.name] = entry
+    return recorded
+
+
+def _holds_unknown(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_unknown(v) for v in value)
+    return False
 
 
 def blocked_message(plan: Plan) -> str:

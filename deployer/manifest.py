@@ -33,11 +33,12 @@ TYPE_ALIASES = {"aws.appflow.connector_profiles": "AWS::AppFlow::ConnectorProfil
 SUPPORTED_TYPES = ("AWS::AppFlow::ConnectorProfile",)
 
 _TOP_KEYS = ("version", "name", "description", "providers", "globals", "resources", "retries", "sensitive", "state",
-             "moved")
+             "moved", "outputs")
 _RETRY_KEYS = ("max_attempts", "max_wait")
 _RESOURCE_KEYS = ("name", "type", "props", "exports", "depends_on", "if", "template", "vars", "description",
                   "DeletionPolicy", "prevent_destroy")
 RESOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+OUTPUT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # An environment's name is part of file names (environments/ENV.yaml, .stack/state/ENV.json) and S3 keys, so
 # it is one plain word: never a path, never '..'.
 ENV_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -107,6 +108,16 @@ class Manifest:
     state: str | None = None  # where state lives, e.g. s3://BUCKET/PREFIX; --state and STACK_STATE win
     files: tuple[Path, ...] = ()  # every file read: the stack file, then templates
     moved: tuple[tuple[str, str], ...] = ()  # (from, to): resources renamed in the manifest, to rename in state
+    outputs: tuple[OutputSpec, ...] = ()  # values recorded in state at each apply (stack output, stack_output())
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    name: str
+    value: Raw
+    description: str = ""
+    sensitive: bool = False
+    export: str | None = None  # a name other stacks can import it by (CloudFormation's Export)
 
 
 def check_env_name(name: str) -> str:
@@ -242,8 +253,46 @@ class _Reader:
             self.problem(self.doc, ("state",), "state must be a location", "state: s3://my-bucket/stacks")
             state = None
         moved = self.read_moved(data.get("moved"), {r.name for r in resources})
+        outputs = self.read_outputs(data.get("outputs"))
         return Manifest(self.root, self.doc, name, str(description), stack_globals, resources, retries, sensitive,
-                        state, (self.stack_file, *dict.fromkeys(self.templates_read)), moved)
+                        state, (self.stack_file, *dict.fromkeys(self.templates_read)), moved, outputs)
+
+    def read_outputs(self, value: Any) -> tuple[OutputSpec, ...]:
+        """``outputs: [{name, value, description?, sensitive?, export?}]``."""
+        if value is None:
+            return ()
+        example = "outputs:\n  - name: BucketArn\n    value: '{{ resources.bucket.Arn }}'"
+        if not isinstance(value, list):
+            self.problem(self.doc, ("outputs",), "outputs must be a list of name/value entries", example)
+            return ()
+        found: list[OutputSpec] = []
+        names: set[str] = set()
+        for index, item in enumerate(value):
+            path: KeyPath = ("outputs", index)
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "value" not in item:
+                self.problem(self.doc, path, "each output needs a name and a value", example)
+                continue
+            for key in item:
+                if key not in ("name", "value", "description", "sensitive", "export"):
+                    self.problem(self.doc, (*path, key), "unknown key",
+                                 suggest(str(key), ["name", "value", "description", "sensitive", "export"]))
+            name = item["name"]
+            if not OUTPUT_NAME.match(name):
+                self.problem(self.doc, (*path, "name"), f"'{name}' is not a valid output name",
+                             "use letters, digits and underscores, starting with a letter")
+            if name in names:
+                self.problem(self.doc, (*path, "name"), f"output '{name}' is set twice", "keep one")
+            names.add(name)
+            sensitive = item.get("sensitive", False)
+            if not isinstance(sensitive, bool):
+                self.problem(self.doc, (*path, "sensitive"), "sensitive must be true or false")
+            export = item.get("export")
+            if export is not None and not isinstance(export, str):
+                self.problem(self.doc, (*path, "export"), "export must be a name")
+                export = None
+            found.append(OutputSpec(name, Raw(item["value"], self.doc, (*path, "value")),
+                                    str(item.get("description") or ""), sensitive is True, export))
+        return tuple(found)
 
     def read_moved(self, value: Any, names: set[str]) -> tuple[tuple[str, str], ...]:
         """``moved: [{from: OLD, to: NEW}]``: NEW is a resource of the manifest, OLD no longer is."""

@@ -91,6 +91,7 @@ class Plan:
     env: str
     changes: tuple[Change, ...]
     moves: tuple[tuple[str, str], ...] = ()  # (old, new) resource names renamed in state, nothing in AWS
+    reads: tuple[tuple[str, str], ...] = ()  # (stack path, env) of other stacks whose outputs it reads
 
     @property
     def blocked(self) -> tuple[Change, ...]:

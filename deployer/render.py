@@ -411,6 +411,22 @@ class _ResourceExports(Mapping[str, dict[str, Any]]):
         return len(self._specs)
 
 
+def render_outputs(context: StackContext, exports: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The stack's outputs (``outputs:``) rendered over the variables, globals and the resources' exports; a
+    value read from a resource that does not exist yet is ``Unknown``. Raises ``ManifestError`` with every
+    problem (an output reading a resource not in this environment is one)."""
+    problems: list[Diagnostic] = []
+    names = context.base_names()
+    names["resources"] = _ResourceExports(context.active_by_name, exports)
+    values: dict[str, Any] = {}
+    for output in context.manifest.outputs:
+        raw = output.value
+        values[output.name] = _render_tree(raw, raw.value, raw.path, f"outputs.{output.name}", names, problems)
+    if problems:
+        raise ManifestError(problems)
+    return values
+
+
 class _Attributes(dict[str, Any]):
     """A resource's attributes as templates see them; a name it does not have is an error naming those it has."""
 

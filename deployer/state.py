@@ -105,6 +105,9 @@ class StackState:
     # the last deploy: digest of what it was made from, Git commit, time, failed resources, and for a
     # promotion the environment, digest and commit it was promoted from
     deployment: dict[str, Any] = field(default_factory=dict)
+    # the stack's outputs at its last apply: name -> {value, description, sensitive, export}; a sensitive value
+    # (or one computed from a secret) is kept as a fingerprint, never in clear
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def with_event(self, resource: str, event: str) -> StackState:
         entry = Event(self.serial + 1, now(), resource, event)
@@ -165,6 +168,8 @@ class StackState:
         lines.append(f'  "resources": {mapping({n: vars(r) for n, r in self.resources.items()})}')
         lines.append(f'  "pending": {mapping({n: vars(i) for n, i in self.pending.items()})}')
         lines.append(f'  "deployment": {compact(self.deployment)}')
+        if self.outputs:
+            lines.append(f'  "outputs": {mapping(self.outputs)}')
         events = ",\n".join(f"    {compact(vars(e))}" for e in self.history)
         lines.append(f'  "history": [\n{events}\n  ]' if events else '  "history": []')
         return "{\n" + ",\n".join(lines) + "\n}\n"
@@ -210,7 +215,8 @@ class StackState:
         }
         history = tuple(Event(**item) for item in document.get("history", []))
         return cls(document["stack"], document["env"], document["lineage"], int(document["serial"]),
-                   document["fingerprint_key"], resources, pending, history, dict(document.get("deployment") or {}))
+                   document["fingerprint_key"], resources, pending, history, dict(document.get("deployment") or {}),
+                   dict(document.get("outputs") or {}))
 
 
 @functools.lru_cache(maxsize=1)
@@ -381,3 +387,6 @@ class StateRecorder:
 
     def note_deployment(self, deployment: dict[str, Any]) -> None:
         self._change(lambda state: replace(state, deployment=deployment))
+
+    def note_outputs(self, outputs: dict[str, dict[str, Any]]) -> None:
+        self._change(lambda state: replace(state, outputs=outputs) if state.outputs != outputs else None)

@@ -28,7 +28,15 @@ from deployer.manifest import ResourceSpec
 from deployer.paths import KeyPath, format_path
 from deployer.providers.cloudcontrol.resource import attribute_names, identifier_of, write_only_values
 from deployer.registry import TypeSchema
-from deployer.render import RenderedResource, StackContext, Unknown, references, render_resource, variables_used
+from deployer.render import (
+    RenderedResource,
+    StackContext,
+    Unknown,
+    references,
+    render_outputs,
+    render_resource,
+    variables_used,
+)
 from deployer.schema import TYPE_NAME, read_only_properties
 from deployer.schemacheck import check_properties, typed_properties
 from deployer.secrets import SECRETS, SENSITIVE, looks_secret
@@ -174,6 +182,10 @@ def validate_stack(context: StackContext, exports: Mapping[str, Mapping[str, Any
         except ManifestError as error:
             problems += error.diagnostics
     problems += _duplicate_identifiers(desired)
+    try:
+        render_outputs(context, exports or {})
+    except ManifestError as error:
+        problems += error.diagnostics
     if problems:
         raise ManifestError(problems)
     desired, graph = _by_name_dependencies(desired, graph)

@@ -38,6 +38,10 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) -> str:
     lines = [f"Stack {plan.stack}, environment {plan.env}:", ""]
+    for path, env in plan.reads:
+        lines.append(f"  < reads the outputs of the stack at {path}, environment {env} (stack_output)")
+    if plan.reads:
+        lines.append("")
     for change in plan.changes:
         if change.action is Action.NOOP and not change.moved_from and not show_unchanged:
             continue
@@ -86,6 +90,7 @@ def plan_document(plan: Plan, *, calls: dict[str, int] | None = None) -> dict[st
         "format_version": PLAN_FORMAT_VERSION,
         "stack": plan.stack,
         "env": plan.env,
+        "reads_outputs_of": [{"stack": path, "env": env} for path, env in plan.reads],
         "changes": [
             {
                 "resource": c.resource,
@@ -339,4 +344,20 @@ def envs_text(environments: dict[str, dict[str, tuple[Any, str]]], *, json_outpu
             lines.append(f"  {name} = {json.dumps(value, default=str)}  ({where})")
         if not values:
             lines.append("  (no variables)")
+    return "\n".join(lines)
+
+
+def outputs_view(outputs: dict[str, dict[str, Any]], *, json_output: bool) -> str:
+    """``stack output``: ``NAME = value`` lines (strings as they are, other values as JSON), or a JSON object;
+    a sensitive output shows no value."""
+    if json_output:
+        return json.dumps({name: {"value": None if entry.get("sensitive") else entry.get("value"),
+                                  "sensitive": bool(entry.get("sensitive")),
+                                  "description": entry.get("description"), "export": entry.get("export")}
+                           for name, entry in sorted(outputs.items())}, indent=2)
+    lines = []
+    for name, entry in sorted(outputs.items()):
+        value = entry.get("value")
+        shown = SENSITIVE if entry.get("sensitive") else (value if isinstance(value, str) else json.dumps(value))
+        lines.append(f"{name} = {shown}")
     return "\n".join(lines)
