@@ -200,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a resource for this connector (e.g. Salesforce); repeatable")
     skeleton.set_defaults(run=_run_skeleton)
 
+    convert = commands.add_parser("convert", help="write a stack.yaml from a CloudFormation template or a "
+                                                  "stackql-deploy project")
+    convert.add_argument("source", type=Path, metavar="SOURCE",
+                         help="a template file, a directory with template.yaml/json, or a stackql-deploy project")
+    convert.add_argument("-o", "--out", type=Path, metavar="DIR",
+                         help="write DIR/stack.yaml and DIR/environments/*.yaml (never over a file); without it "
+                              "the stack.yaml goes to stdout")
+    convert.set_defaults(run=_run_convert)
+
     init = commands.add_parser("init", help="start a stack: stack.yaml, environments/dev.yaml and .gitignore in DIR")
     init.add_argument("stack_dir", type=Path, metavar="DIR", help="directory of the new stack (created if needed)")
     init.add_argument("--connector", action="append", default=[], metavar="NAME",
@@ -538,6 +547,37 @@ def _finish(result: ApplyResult, events: _Events | None, human: TextIO) -> int:
     if events:
         events.summary(result)
     return EXIT_ERROR if result.failed else EXIT_OK
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from deployer.sources import write_converted
+
+    source: Path = args.source
+    if (source / "stackql_manifest.yml").is_file():
+        from deployer.stackql import convert_stackql
+
+        converted = convert_stackql(source)
+    else:
+        template = next((source / n for n in ("template.yaml", "template.yml", "template.json")
+                         if (source / n).is_file()), source) if source.is_dir() else source
+        if not template.is_file():
+            raise StackError(f"{source}: no CloudFormation template (template.yaml or template.json) and no "
+                             "stackql-deploy project (stackql_manifest.yml) here; pass the template file or the "
+                             "project directory")
+        from deployer.cfn_template import convert_template
+
+        converted = convert_template(template)
+    for line in converted.report:
+        print(f"Note: {line}", file=sys.stderr)
+    if args.out is None:
+        print(converted.stack_yaml, end="")
+        for env in sorted(converted.environments):
+            print(f"Note: environments/{env}.yaml is written only with -o DIR", file=sys.stderr)
+        return EXIT_OK
+    for path in write_converted(converted, args.out):
+        print(f"Wrote {path}")
+    print(f"Next: `stack validate {args.out}`, then `stack plan {args.out}`.")
+    return EXIT_OK
 
 
 def _run_output(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ import json
 import math
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,10 @@ from deployer.apimodel import suggest
 from deployer.errors import Diagnostic, ManifestError, StackError
 from deployer.paths import KeyPath, format_path
 from deployer.registry import type_schema
-from deployer.yamlfile import YamlDoc, load_yaml
+from deployer.yamlfile import YamlDoc, load_yaml, parse_yaml
 
-STACK_FILES = ("stack.yaml", "stack.yml", "stackql_manifest.yml")
+STACK_FILES = ("stack.yaml", "stack.yml", "stackql_manifest.yml", "template.yaml", "template.yml", "template.json")
+TEMPLATE_FILES = ("template.yaml", "template.yml", "template.json")  # CloudFormation, converted as it is read
 TEMPLATE_LIBRARY = "templates"
 TYPE_ALIASES = {"aws.appflow.connector_profiles": "AWS::AppFlow::ConnectorProfile"}
 SUPPORTED_TYPES = ("AWS::AppFlow::ConnectorProfile",)
@@ -109,6 +110,7 @@ class Manifest:
     files: tuple[Path, ...] = ()  # every file read: the stack file, then templates
     moved: tuple[tuple[str, str], ...] = ()  # (from, to): resources renamed in the manifest, to rename in state
     outputs: tuple[OutputSpec, ...] = ()  # values recorded in state at each apply (stack output, stack_output())
+    defaults: dict[str, Any] = field(default_factory=dict)  # variables' lowest layer: a template's parameter defaults
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,22 @@ def find_stack_file(stack_dir: Path) -> Path:
 def load_manifest(stack_dir: Path) -> Manifest:
     stack_file = find_stack_file(stack_dir)
     root = stack_file.parent
-    doc = load_yaml(stack_file, _display(stack_file))
+    _refuse_stackql_project(stack_file)
+    defaults: dict[str, Any] = {}
+    if stack_file.name in TEMPLATE_FILES or (stack_dir.is_file() and _is_template(stack_file)):
+        from deployer.cfn_template import convert_template  # CloudFormation input only
+
+        converted = convert_template(stack_file)
+        doc = parse_yaml(converted.stack_yaml, f"{_display(stack_file)} (as stack.yaml)")
+        default_text = converted.environments.get("default")
+        defaults = dict(parse_yaml(default_text, f"{_display(stack_file)} (defaults)").data or {}) \
+            if default_text else {}
+    else:
+        doc = load_yaml(stack_file, _display(stack_file))
     reader = _Reader(doc, root, stack_file.resolve())
     manifest = reader.read()
+    if manifest is not None and defaults:
+        manifest = replace(manifest, defaults=defaults)
     if reader.problems:
         raise ManifestError(reader.problems)
     schema_problems = check_schema(doc)  # the reader explains better; the schema catches what it does not
@@ -160,6 +175,24 @@ def load_manifest(stack_dir: Path) -> Manifest:
         raise ManifestError(schema_problems)
     assert manifest is not None
     return manifest
+
+
+def _is_template(path: Path) -> bool:
+    """A file passed by path is a CloudFormation template if it reads like one (Resources with Type entries)."""
+    if path.suffix not in (".yaml", ".yml", ".json", ".template") or path.stat().st_size > 1024 * 1024:
+        return False
+    text = path.read_text(errors="replace")
+    return "AWSTemplateFormatVersion" in text or ("Resources" in text and "Type:" in text and "props:" not in text)
+
+
+def _refuse_stackql_project(stack_file: Path) -> None:
+    """A stackql-deploy project (its manifest beside resources/*.iql) is not read as it is: its resources are SQL."""
+    if stack_file.name == "stackql_manifest.yml" and any((stack_file.parent / "resources").glob("*.iql")):
+        folder = shlex.quote(str(stack_file.parent))
+        raise ManifestError([Diagnostic(_display(stack_file), None, "", "this is a stackql-deploy project (its "
+                                        "resources are SQL in resources/*.iql); stack reads it once converted",
+                                        f"convert it with `stack convert {folder} -o NEW_DIR`, check the report, "
+                                        "then deploy NEW_DIR")])
 
 
 @functools.lru_cache(maxsize=1)

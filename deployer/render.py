@@ -161,7 +161,7 @@ def load_variables(manifest: Manifest, inputs: Inputs) -> dict[str, Any]:
     Values of sensitive variables (declared in the manifest, or STACK_VAR_* names that look like
     secrets) are registered as secrets at once.
     """
-    variables: dict[str, Any] = {}
+    variables: dict[str, Any] = dict(manifest.defaults)
     for path in environment_files(manifest.stack_dir, inputs.env):
         variables.update(read_var_file(path))
     from_environ = {k[len(ENV_VAR_PREFIX):]: v for k, v in inputs.environ.items() if k.startswith(ENV_VAR_PREFIX)}
