@@ -555,6 +555,8 @@ def recorded_outputs(context: StackContext, state: StackState, *, destroyed: boo
     recorded: dict[str, dict[str, Any]] = {}
     for spec in context.manifest.outputs:
         value = values[spec.name]
+        if value is None:
+            continue  # not set in this environment (CloudFormation: an output whose Condition is false)
         if isinstance(value, Unknown) or _holds_unknown(value):
             if spec.name in state.outputs:
                 recorded[spec.name] = state.outputs[spec.name]
