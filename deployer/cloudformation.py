@@ -47,6 +47,7 @@ from deployer.secrets import SECRETS
 from deployer.validate import Desired, DesiredStack
 
 FORMAT_VERSION = "2010-09-09"
+_STACK_OUTPUT = re.compile(r"^stack_output\('([^']*)', '([^']*)'")
 _REFERENCE = re.compile(r"^resources\.([^.]+)\.(\w+(?:\.\w+)*)$")  # nested attributes by dots
 _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]+")
 _MAX_ID = 255  # CloudFormation's limit on logical ids
@@ -244,6 +245,14 @@ class _Resource:
         for text, is_reference in value.pieces():
             if not is_reference:
                 parts.append(text)
+                continue
+            other = _STACK_OUTPUT.match(text)
+            if other is not None:  # another stack's output: a parameter of the template, described as such
+                described = f"output {other.group(2)} of the stack at {other.group(1)} (stack_output)"
+                parameter = next((n for n, p in self.parameters.items() if p.get("Description") == described),
+                                 None) or _unique(logical_id(f"{other.group(2)}Output"), self.taken)
+                self.parameters[parameter] = {"Type": "String", "Description": described}
+                parts.append({"Ref": parameter})
                 continue
             found = _REFERENCE.match(text)
             name = found.group(1) if found and found.group(1) in self.ids else ""

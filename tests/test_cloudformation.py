@@ -64,7 +64,7 @@ def test_every_example_in_every_environment_passes_cfn_lint(capsys: pytest.Captu
         assert "(sensitive)" not in text  # nothing secret reached the template, so nothing had to be scrubbed
         runs[f"{example.name}-{env}"] = _lint(text)
 
-    assert len(runs) == len(EXAMPLE_ENVS) == 18
+    assert len(runs) == len(EXAMPLE_ENVS) == 20
     found = {run: [m for m in matches if not m.startswith(ADVICE)] for run, matches in runs.items()}
     found = {run: matches for run, matches in found.items() if matches}
     errors = {run: [m for m in matches if " error " in m] for run, matches in found.items()}

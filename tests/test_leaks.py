@@ -29,7 +29,8 @@ from deployer.validate import Desired
 from tests.support import MotoServer
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(p.parent for p in (REPO / "manifests").glob("*/stack.yaml"))
+# Every example with a secret to leak (reporting holds none: it reads another stack's outputs, tested apart)
+EXAMPLES = sorted(p.parent for p in (REPO / "manifests").glob("*/stack.yaml") if p.parent.name != "reporting")
 
 RESOLVED_STACK = """\
 version: 1

@@ -189,3 +189,14 @@ def test_a_broken_output_is_located(storage: Path, outputs: str, message: str,
     (storage / "stack.yaml").write_text(text[:text.index("outputs:\n")] + "outputs:\n" + outputs + "\n")
     assert main(["validate", str(storage)]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_another_stacks_output_is_a_template_parameter_in_cloudformation(capsys: pytest.CaptureFixture[str]) -> None:
+    reporting = Path(__file__).resolve().parent.parent / "manifests" / "reporting"
+    assert main(["render", str(reporting), "--output", "cloudformation-json"]) == 0
+    template = json.loads(capsys.readouterr().out)
+    assert template["Parameters"]["BucketArnOutput"] == {
+        "Type": "String", "Description": "output BucketArn of the stack at ../redshift-pipeline (stack_output)"}
+    statement = template["Resources"]["Reader"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement[0]["Resource"] == [{"Ref": "BucketArnOutput"}, {"Fn::Sub": "${BucketArnOutput}/*"}]
+    assert statement[1]["Resource"] == {"Ref": "KeyArnOutput"}
