@@ -456,10 +456,8 @@ class _Converter:
     def intrinsic(self, key: str, argument: Any, path: KeyPath, in_condition: bool) -> str:
         handler = _INTRINSICS.get(key)
         if handler is None or (key == "Condition" and not in_condition):
-            self.refuse(path, f"unknown intrinsic function '{key}'" if key != "Fn::ImportValue" else
-                        "Fn::ImportValue reads another CloudFormation stack's export, which a stack cannot read yet",
-                        "write the value, or make it a parameter" if key == "Fn::ImportValue" else
-                        "write the value it stands for, or make it a parameter")
+            self.refuse(path, f"unknown intrinsic function '{key}'", "write the value it stands for, or make it a "
+                        "parameter")
             return "none"
         return handler(self, argument, path, in_condition)
 
@@ -650,6 +648,10 @@ class _Converter:
                   "is passed as plain text; encode it yourself if the property wants base64")
         return self.expr(argument, path)
 
+    def import_value(self, argument: Any, path: KeyPath, _: bool) -> str:
+        """An export of another stack: ``import_value()`` finds it among the stacks beside this one."""
+        return f"import_value({self.expr(argument, path)})"
+
     def get_azs(self, argument: Any, path: KeyPath, _: bool) -> str:
         self.note(path, "Fn::GetAZs is not supported: the value reads the variable AvailabilityZones, a list of "
                   "zone names: set it in environments/ENV.yaml", once="Fn::GetAZs")
@@ -665,7 +667,7 @@ _INTRINSICS: dict[str, _Handler] = {
     "Fn::Or": lambda c, a, p, i: c.logical("or")(c, a, p, i),
     "Fn::Not": lambda c, a, p, i: c.logical("not")(c, a, p, i),
     "Condition": _Converter.condition, "Fn::FindInMap": _Converter.find_in_map, "Fn::Base64": _Converter.base64,
-    "Fn::GetAZs": _Converter.get_azs,
+    "Fn::GetAZs": _Converter.get_azs, "Fn::ImportValue": _Converter.import_value,
 }
 
 

@@ -47,6 +47,7 @@ from deployer.secrets import SECRETS
 from deployer.validate import Desired, DesiredStack
 
 FORMAT_VERSION = "2010-09-09"
+_IMPORT_VALUE = re.compile(r"^import_value\('([^']*)'\)$")
 _STACK_OUTPUT = re.compile(r"^stack_output\('([^']*)', '([^']*)'")
 _REFERENCE = re.compile(r"^resources\.([^.]+)\.(\w+(?:\.\w+)*)$")  # nested attributes by dots
 _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]+")
@@ -245,6 +246,10 @@ class _Resource:
         for text, is_reference in value.pieces():
             if not is_reference:
                 parts.append(text)
+                continue
+            imported = _IMPORT_VALUE.match(text)
+            if imported is not None:
+                parts.append({"Fn::ImportValue": imported.group(1)})
                 continue
             other = _STACK_OUTPUT.match(text)
             if other is not None:  # another stack's output: a parameter of the template, described as such

@@ -29,7 +29,14 @@ from deployer.invocation import Invocation
 from deployer.kinds import is_native
 from deployer.local import local_cloud, local_data_dir
 from deployer.lock import LockedError, LockInfo, LockStore, acquire, force_unlock, release
-from deployer.manifest import RESOURCE_NAME, Manifest, check_env_name, find_stack_file, load_manifest
+from deployer.manifest import (
+    RESOURCE_NAME,
+    STACK_FILES,
+    Manifest,
+    check_env_name,
+    find_stack_file,
+    load_manifest,
+)
 from deployer.plan import Action, LiveIndex, Plan, build_plan
 from deployer.providers.routing import Providers
 from deployer.reconcile import reconcile
@@ -168,7 +175,13 @@ def validate_offline(stack_dir: Path, options: Options) -> DesiredStack:
     """Everything that can be checked without a network call (another stack's outputs are not read)."""
     manifest = load_stack(stack_dir, options.inputs.env)
     return validate_stack(build_context(manifest, options.inputs,
-                                        {**Resolvers(None, None).names(), "stack_output": unread_output}))
+                                        {**Resolvers(None, None).names(), "stack_output": unread_output,
+                                         "import_value": unread_import}))
+
+
+def unread_import(export: str) -> Unknown:
+    """``import_value()`` offline."""
+    return Unknown(f"import_value('{export}')")
 
 
 def unread_output(path: str, name: str, env: str | None = None) -> Unknown:
@@ -229,7 +242,8 @@ class Engine:
         assert self.clients is not None
         inputs = replace(self.options.inputs, default_region=self.clients.default_region)
         resolvers = Resolvers(self.clients.client, inputs.default_region)
-        context = build_context(manifest, inputs, {**resolvers.names(), "stack_output": self.stack_output})
+        context = build_context(manifest, inputs, {**resolvers.names(), "stack_output": self.stack_output,
+                                                   "import_value": self.import_value})
         resolvers.region = context.region  # the stack's region, once its globals are known
         return manifest, context, Providers(self.clients, self._retry(manifest))
 
@@ -252,6 +266,31 @@ class Engine:
             raise StackError(f"{what}: the output is sensitive, and stack keeps no copy of a sensitive value; read "
                              "it where it comes from (a secret() or a variable)")
         return entry.get("value")
+
+    def import_value(self, export: str) -> Any:
+        """``{{ import_value('reports-BucketArn') }}`` (a template's ``Fn::ImportValue``): the output exported under
+        that name by one of the stacks beside this one (the directories next to it), in the same environment."""
+        env = self.options.inputs.env
+        root = stack_root(self.stack_dir).resolve()
+        found: list[tuple[str, str]] = []
+        for other in sorted(p for p in root.parent.iterdir() if p.is_dir() and p.resolve() != root):
+            if not any((other / name).is_file() for name in STACK_FILES):
+                continue
+            path = f"../{other.name}"
+            try:
+                outputs = self.outputs_read.get((path, env)) or self._outputs_of(path, env)
+            except StackError:
+                continue  # not deployed in this environment: it exports nothing
+            for name, entry in outputs.items():
+                if entry.get("export") == export:
+                    self.outputs_read[(path, env)] = outputs
+                    found.append((path, name))
+        if len(found) != 1:
+            why = "no stack beside this one exports it" if not found else "several stacks export it: " + ", ".join(
+                f"{path} ({name})" for path, name in found)
+            raise StackError(f"import_value('{export}'): {why} in environment '{env}' (looked in {root.parent}); "
+                             "deploy the stack that exports it, or read its output with stack_output()")
+        return self.stack_output(*found[0])
 
     def _outputs_of(self, path: str, env: str) -> dict[str, Any]:
         other = (stack_root(self.stack_dir) / path).resolve()

@@ -79,11 +79,12 @@ def _prop(tmp_path: Path, value: str) -> Any:
     ("!GetAZs ''", "{{ AvailabilityZones }}"),
     ("!Base64 text", "{{ 'text' }}"),
     ("'{{ not a template }}'", "{{ '{{ not a template }}' }}"),
+    ("!ImportValue reports-BucketArn", "{{ import_value('reports-BucketArn') }}"),
 ], ids=["ref-parameter", "ref-list-parameter", "ref-ssm-parameter", "ref-bucket-name", "ref-key-id", "region",
         "stack-name", "partition", "url-suffix", "account-id", "no-value", "getatt-short", "getatt-list",
         "getatt-json", "sub", "sub-with-names", "sub-escapes-jinja", "join-as-text", "join-expression",
         "select-list-parameter", "select-literal", "select-split-unknown", "split", "if-no-value", "if-mapping",
-        "list-item-if-no-value", "find-in-map", "get-azs", "base64", "literal-escapes-jinja"])
+        "list-item-if-no-value", "find-in-map", "get-azs", "base64", "literal-escapes-jinja", "import-value"])
 def test_intrinsic_translation(value: str, expected: str, tmp_path: Path) -> None:
     assert _prop(tmp_path, value) == expected
 
@@ -192,9 +193,6 @@ def test_reported(value: str, message: str, tmp_path: Path) -> None:
     ("Resources:\n  W: {Type: 'AWS::CloudFormation::WaitConditionHandle'}\n",
      ":2 Resources.W.Type: AWS::CloudFormation::WaitConditionHandle: wait conditions wait for a CloudFormation signal, "
      "which a stack never sends; remove it and its wait condition"),
-    ("Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      DisplayName: !ImportValue other-Arn\n",
-     ":5 Resources.T.Properties.DisplayName.Fn::ImportValue: Fn::ImportValue reads another CloudFormation stack's "
-     "export, which a stack cannot read yet; write the value, or make it a parameter"),
     ("Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      DisplayName: !Cidr [a, 1, 2]\n",
      ":5 Resources.T.Properties.DisplayName.Fn::Cidr: unknown intrinsic function 'Fn::Cidr'; write the value it "
      "stands for, or make it a parameter"),
@@ -209,12 +207,8 @@ def test_reported(value: str, message: str, tmp_path: Path) -> None:
      ":2 Conditions.A: the condition 'A' depends on itself: A -> B -> A; break the cycle"),
     ("Parameters:\n  region: {Type: String}\nResources: {}\n",
      ":2 Parameters.region: 'region' is a name the stack itself gives templates; rename it"),
-    ("Resources:\n  T: {Type: 'AWS::SNS::Topic'}\nOutputs:\n  O: {Value: !ImportValue x}\n",
-     ":4 Outputs.O.Value.Fn::ImportValue: Fn::ImportValue reads another CloudFormation stack's export, which a stack "
-     "cannot read yet; write the value, or make it a parameter"),
 ], ids=["transform", "rules", "hooks", "custom-type", "custom-resource", "wait-condition", "wait-condition-handle",
-        "import-value", "unknown-intrinsic", "stack-id", "unknown-attribute", "unknown-ref", "condition-cycle",
-        "reserved-name", "import-value-in-output"])
+        "unknown-intrinsic", "stack-id", "unknown-attribute", "unknown-ref", "condition-cycle", "reserved-name"])
 def test_refused(template: str, message: str, tmp_path: Path) -> None:
     with pytest.raises(ManifestError) as error:
         _convert(tmp_path, template)

@@ -85,3 +85,39 @@ def test_a_stackql_deploy_project_is_converted_then_deployed(tmp_path: Path,
     assert main(["plan", str(out), "--local", "--detailed-exitcode", "--env", "sit"]) == 0
     written = "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
     assert secret not in written
+
+
+CONSUMER = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  Alerts:
+    Type: AWS::SNS::Topic
+    Properties:
+      DisplayName: !ImportValue reports-BucketArn
+Outputs:
+  ReadBucket:
+    Value: !ImportValue reports-BucketArn
+"""
+
+
+def test_import_value_reads_the_export_of_a_stack_beside_it(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    reports = Path(shutil.copytree(TEMPLATE_EXAMPLE, tmp_path / "reports", ignore=shutil.ignore_patterns(".stack")))
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    (consumer / "template.yaml").write_text(CONSUMER)
+    assert main(["validate", str(consumer)]) == 0  # offline: the export is known after apply
+    assert main(["plan", str(consumer), "--local"]) == 1
+    assert ("import_value('reports-BucketArn'): no stack beside this one exports it in environment 'dev'"
+            in capsys.readouterr().err)
+    assert main(["deploy", str(reports), "--local", "--auto-approve"]) == 0
+    capsys.readouterr()
+    assert main(["deploy", str(consumer), "--local", "--auto-approve"]) == 0
+    assert "< reads the outputs of the stack at ../reports, environment dev" in capsys.readouterr().out
+    assert main(["output", str(consumer), "ReadBucket", "--raw", "--local"]) == 0
+    assert capsys.readouterr().out == "arn:aws:s3:::reports-dev-reports\n"
+    assert main(["plan", str(consumer), "--local", "--detailed-exitcode"]) == 0
+    capsys.readouterr()
+    assert main(["render", str(consumer), "--output", "cloudformation-json"]) == 0
+    template = json.loads(capsys.readouterr().out)  # back to CloudFormation, the export is imported again
+    assert template["Resources"]["Alerts"]["Properties"]["DisplayName"] == {"Fn::ImportValue": "reports-BucketArn"}
