@@ -54,9 +54,12 @@ _IGNORED_SECTIONS = ("AWSTemplateFormatVersion", "Description", "Metadata", "Par
 _RESOURCE_KEYS = ("Type", "Properties", "DependsOn", "Condition", "DeletionPolicy", "UpdateReplacePolicy",
                   "Metadata", "CreationPolicy", "UpdatePolicy")
 _CONSTRAINTS = ("AllowedValues", "AllowedPattern", "MinLength", "MaxLength", "MinValue", "MaxValue")
+_CONSTRAINT_KEYS = {"AllowedValues": "allowed_values", "AllowedPattern": "allowed_pattern",
+                    "MinLength": "min_length", "MaxLength": "max_length", "MinValue": "min_value",
+                    "MaxValue": "max_value"}
 # Names templates see besides the variables (deployer.render StackContext.base_names), and the globals we add
 _RESERVED = frozenset({"vars", "resources", "stack_name", "stack_env", "region", "Mappings", "AccountId",
-                       "AvailabilityZones", "secret", "ssm", "range", "dict"})
+                       "AvailabilityZones", "secret", "ssm", "stack_output", "import_value", "range", "dict"})
 _JINJA_WORDS = frozenset({"and", "or", "not", "in", "is", "if", "else", "none", "None", "true", "True", "false",
                           "False", "loop", "self"})
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -191,6 +194,7 @@ class _Converter:
         self.name = name
         self.problems: list[Diagnostic] = []
         self.report: list[str] = []
+        self.declarations: list[dict[str, Any]] = []  # variables: the parameters' constraints
         self.parameters: dict[str, dict[str, Any]] = _mapping(self.template.get("Parameters"))
         self.resources: dict[str, dict[str, Any]] = _mapping(self.template.get("Resources"))
         self.mappings: dict[str, Any] = _mapping(self.template.get("Mappings"))
@@ -243,6 +247,8 @@ class _Converter:
         stack_globals += condition_globals
         if stack_globals:
             stack["globals"] = stack_globals
+        if self.declarations:
+            stack["variables"] = self.declarations
         stack["resources"] = resources
         if outputs:
             stack["outputs"] = outputs
@@ -278,12 +284,9 @@ class _Converter:
                 continue
             if isinstance(parameter.get("Description"), str):
                 lines.append(f"# {name}: {' '.join(parameter['Description'].split())}\n")
-            constraints = {k: parameter[k] for k in _CONSTRAINTS if k in parameter}
-            if constraints:
-                text = ", ".join(f"{k} {json.dumps(v)}" for k, v in constraints.items())
-                lines.append(f"# {name} must satisfy: {text} (not checked by the stack)\n")
-                self.note(("Parameters", name), f"not checked: {text}; the stack has no parameter constraints, so "
-                          "check the value before deploying")
+            constraints = {_CONSTRAINT_KEYS[k]: _number(parameter[k]) for k in _CONSTRAINTS if k in parameter}
+            if constraints:  # checked by the stack, with the declaration's line, before any call
+                self.declarations.append({"name": name, **constraints})
             if "Default" in parameter:
                 default = parameter["Default"]
                 if isinstance(default, list):
@@ -801,3 +804,12 @@ def _dump(value: Any) -> str:
     if isinstance(value, dict) and "resources" in value:
         return re.sub(r"(?<=[^:])\n(  - name: )", r"\n\n\1", text)
     return text
+
+
+def _number(value: Any) -> Any:
+    """A constraint as the stack's variables: declaration wants it: CloudFormation writes numbers as text too."""
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"-?\d+\.\d*", value.strip()):
+        return float(value)
+    return value

@@ -34,11 +34,13 @@ TYPE_ALIASES = {"aws.appflow.connector_profiles": "AWS::AppFlow::ConnectorProfil
 SUPPORTED_TYPES = ("AWS::AppFlow::ConnectorProfile",)
 
 _TOP_KEYS = ("version", "name", "description", "providers", "globals", "resources", "retries", "sensitive", "state",
-             "moved", "outputs")
+             "moved", "outputs", "variables")
 _RETRY_KEYS = ("max_attempts", "max_wait")
 _RESOURCE_KEYS = ("name", "type", "props", "exports", "depends_on", "if", "template", "vars", "description",
                   "DeletionPolicy", "prevent_destroy")
 RESOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VARIABLE_KEYS = ("name", "description", "default", "sensitive", "allowed_values", "allowed_pattern", "min_length",
+                  "max_length", "min_value", "max_value")
 OUTPUT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # An environment's name is part of file names (environments/ENV.yaml, .stack/state/ENV.json) and S3 keys, so
 # it is one plain word: never a path, never '..'.
@@ -110,7 +112,23 @@ class Manifest:
     files: tuple[Path, ...] = ()  # every file read: the stack file, then templates
     moved: tuple[tuple[str, str], ...] = ()  # (from, to): resources renamed in the manifest, to rename in state
     outputs: tuple[OutputSpec, ...] = ()  # values recorded in state at each apply (stack output, stack_output())
-    defaults: dict[str, Any] = field(default_factory=dict)  # variables' lowest layer: a template's parameter defaults
+    defaults: dict[str, Any] = field(default_factory=dict)  # variables' lowest layer: declared defaults
+    variables: tuple[VariableSpec, ...] = ()  # declared variables and their constraints
+
+
+@dataclass(frozen=True)
+class VariableSpec:
+    """A declared variable (CloudFormation's Parameters): a default and the constraints its value must meet."""
+
+    name: str
+    origin: Raw  # the declaration, for file:line
+    description: str = ""
+    allowed_values: tuple[Any, ...] | None = None
+    allowed_pattern: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    min_value: float | None = None
+    max_value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +185,7 @@ def load_manifest(stack_dir: Path) -> Manifest:
     reader = _Reader(doc, root, stack_file.resolve())
     manifest = reader.read()
     if manifest is not None and defaults:
-        manifest = replace(manifest, defaults=defaults)
+        manifest = replace(manifest, defaults={**manifest.defaults, **defaults})
     if reader.problems:
         raise ManifestError(reader.problems)
     schema_problems = check_schema(doc)  # the reader explains better; the schema catches what it does not
@@ -287,8 +305,55 @@ class _Reader:
             state = None
         moved = self.read_moved(data.get("moved"), {r.name for r in resources})
         outputs = self.read_outputs(data.get("outputs"))
+        variables, defaults, secret = self.read_variables(data.get("variables"))
+        sensitive = tuple(dict.fromkeys((*sensitive, *secret)))
         return Manifest(self.root, self.doc, name, str(description), stack_globals, resources, retries, sensitive,
-                        state, (self.stack_file, *dict.fromkeys(self.templates_read)), moved, outputs)
+                        state, (self.stack_file, *dict.fromkeys(self.templates_read)), moved, outputs, defaults,
+                        variables)
+
+    def read_variables(self, value: Any) -> tuple[tuple[VariableSpec, ...], dict[str, Any], tuple[str, ...]]:
+        """``variables: [{name, description?, default?, sensitive?, allowed_values?, allowed_pattern?, min_length?,
+        max_length?, min_value?, max_value?}]``: the declared variables, their defaults, the sensitive ones."""
+        if value is None:
+            return (), {}, ()
+        example = "variables:\n  - name: Env\n    default: dev\n    allowed_values: [dev, prod]"
+        if not isinstance(value, list):
+            self.problem(self.doc, ("variables",), "variables must be a list of declarations", example)
+            return (), {}, ()
+        found: list[VariableSpec] = []
+        defaults: dict[str, Any] = {}
+        secret: list[str] = []
+        for index, item in enumerate(value):
+            path: KeyPath = ("variables", index)
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                self.problem(self.doc, path, "each variable needs a name", example)
+                continue
+            for key in item:
+                if key not in _VARIABLE_KEYS:
+                    self.problem(self.doc, (*path, key), "unknown key", suggest(str(key), list(_VARIABLE_KEYS)))
+            numbers: dict[str, Any] = {}
+            for key in ("min_length", "max_length", "min_value", "max_value"):
+                number = item.get(key)
+                wanted = int if key.endswith("length") else (int, float)
+                if number is not None and (isinstance(number, bool) or not isinstance(number, wanted)):
+                    self.problem(self.doc, (*path, key), f"{key} must be a number")
+                    number = None
+                numbers[key] = number
+            allowed = item.get("allowed_values")
+            if allowed is not None and not isinstance(allowed, list):
+                self.problem(self.doc, (*path, "allowed_values"), "allowed_values must be a list")
+                allowed = None
+            pattern = item.get("allowed_pattern")
+            if pattern is not None and not isinstance(pattern, str):
+                self.problem(self.doc, (*path, "allowed_pattern"), "allowed_pattern must be a regular expression")
+                pattern = None
+            if "default" in item:
+                defaults[item["name"]] = item["default"]
+            if item.get("sensitive") is True:
+                secret.append(item["name"])
+            found.append(VariableSpec(item["name"], Raw(item, self.doc, path), str(item.get("description") or ""),
+                                      tuple(allowed) if allowed is not None else None, pattern, **numbers))
+        return tuple(found), defaults, tuple(secret)
 
     def read_outputs(self, value: Any) -> tuple[OutputSpec, ...]:
         """``outputs: [{name, value, description?, sensitive?, export?}]``."""

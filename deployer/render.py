@@ -25,6 +25,7 @@ from jinja2.exceptions import SecurityError
 
 from deployer import sandbox, taint
 from deployer.apimodel import suggest
+from deployer.constraints import check_variables
 from deployer.errors import Diagnostic, ManifestError, StackError
 from deployer.kinds import attribute_tree
 from deployer.manifest import Manifest, Raw, ResourceSpec
@@ -251,7 +252,7 @@ def build_context(manifest: Manifest, inputs: Inputs,
     """Variables, globals and conditions for one environment; ``functions`` are the resolvers."""
     variables = load_variables(manifest, inputs)
     functions = dict(functions or {})
-    problems: list[Diagnostic] = []
+    problems: list[Diagnostic] = check_variables(manifest, variables, lambda: variable_sources(manifest, inputs))
     names = {**variables, **functions, "vars": dict(variables), "stack_name": manifest.name,
              "stack_env": inputs.env}
     rendered_globals: dict[str, Any] = {}

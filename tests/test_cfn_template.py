@@ -141,21 +141,36 @@ Resources:
 """)
 
     assert yaml.safe_load(converted.stack_yaml)["sensitive"] == ["Password"]
+    assert yaml.safe_load(converted.stack_yaml)["variables"] == [
+        {"name": "Env", "allowed_values": ["dev", "prod"]}, {"name": "Size", "min_value": 1}]
     assert converted.environments["default"] == """\
 # Parameter defaults of template.yaml; environments/ENV.yaml, STACK_VAR_*, --var-file and -e override them.
 # Env: Which one
-# Env must satisfy: AllowedValues ["dev", "prod"] (not checked by the stack)
 Env: dev
-# Size must satisfy: MinValue 1 (not checked by the stack)
 Size: '3'
 # Password: (no default: set it in environments/ENV.yaml or with -e Password=...)
 """
-    assert converted.report == (
-        f"{tmp_path}/template.yaml:2 Parameters.Env: not checked: AllowedValues [\"dev\", \"prod\"]; the stack has no "
-        "parameter constraints, so check the value before deploying",
-        f"{tmp_path}/template.yaml:3 Parameters.Size: not checked: MinValue 1; the stack has no parameter "
-        "constraints, so check the value before deploying",
-    )
+    assert converted.report == ()
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("Env=staging", 'variables.Env: "staging" (from -e) is not an allowed value; allowed: dev, prod'),
+    ("Size=0", 'variables.Size: "0" (from -e) is below min_value 1; use 1 or more'),
+    ("Size=many", 'variables.Size: "many" (from -e) is not a number; use a number'),
+], ids=["allowed-values", "min-value", "not-a-number"])
+def test_parameter_constraints_are_checked_before_any_call(value: str, message: str, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "stack").mkdir()
+    (tmp_path / "stack" / "template.yaml").write_text("""\
+Parameters:
+  Env: {Type: String, Default: dev, AllowedValues: [dev, prod]}
+  Size: {Type: Number, Default: 3, MinValue: 1}
+Resources:
+  Bucket: {Type: 'AWS::S3::Bucket', Properties: {BucketName: !Sub 'b-${Env}-${Size}'}}
+""")
+    assert main(["validate", str(tmp_path / "stack"), "-e", value]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'stack' / 'template.yaml'} (as stack.yaml):" in err and message in err
 
 
 @pytest.mark.parametrize(("value", "message"), [
@@ -322,9 +337,7 @@ def test_realistic_template_validates_deploys_and_plans_clean(env: str, resource
     write_converted(converted, stack_dir)
     (stack_dir / "environments" / f"{env}.yaml").write_text(f"Env: {env}\nTeam: data-platform\n")
 
-    assert converted.report == (f"{tmp_path}/template.yaml:4 Parameters.Env: not checked: AllowedValues "
-                                "[\"dev\", \"prod\"]; the stack has no parameter constraints, so check the value "
-                                "before deploying",)
+    assert converted.report == ()
     assert converted.stack_yaml.startswith("# Converted from the CloudFormation template template.yaml")
     assert main(["validate", str(stack_dir), "--env", env, "--region", "us-east-1"]) == 0, capsys.readouterr().err
     assert main(["deploy", str(stack_dir), "--env", env, "--local", "--auto-approve", "--region", "us-east-1"]) == 0, \

@@ -55,7 +55,7 @@ def test_convert_without_a_directory_prints_the_stack_and_reports_on_stderr(
     assert main(["convert", str(TEMPLATE_EXAMPLE / "template.yaml")]) == 0
     seen = capsys.readouterr()
     assert seen.out.startswith("# Converted from the CloudFormation template template.yaml")
-    assert "Note: " in seen.err and "Parameters.Env: not checked: AllowedValues" in seen.err
+    assert "variables:\n  - name: Env\n    allowed_values:\n      - dev\n      - prod\n" in seen.out  # checked
     assert "Note: environments/default.yaml is written only with -o DIR" in seen.err
 
 
