@@ -337,9 +337,11 @@ def _structure(value: Any, shape: StructureShape, user: KeyPath, api: ApiPath, c
         member_shape = shape.members[member]
         if member not in result and isinstance(member_shape, StructureShape) and not member_shape.required_members:
             result[member] = {}
-        elif member not in result and isinstance(member_shape, ListShape) and any(
+        elif result and member not in result and isinstance(member_shape, ListShape) and any(
                 spellings.get(key) == member and item == [] for key, item in value.items()):
-            result[member] = []  # a required list written empty is sent empty (a Map_all task's sourceFields)
+            # a required list written empty, in a block that holds more, is sent empty (a Map_all task's
+            # sourceFields); a block with nothing else is still left out, as every empty block is
+            result[member] = []
     return result or None
 
 
