@@ -19,7 +19,8 @@ from typing import Any, Protocol
 from deployer.connectors import CONFIG, CREDENTIALS
 from deployer.errors import AwsError, ResourceNotFound, StackError
 from deployer.kinds import FLOW
-from deployer.plan import Action, Change, Plan, flow_status_change, live_matches
+from deployer.plan import Action, Change, Plan, live_matches
+from deployer.plan_flows import flow_status_change
 from deployer.providers import Live
 from deployer.providers.cloudcontrol.pointers import top_level_names
 from deployer.providers.routing import Providers

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployer.apimodel import input_shape
+from deployer.changes import LiveIndex, PropertyChange
 from deployer.connectors import CONFIG, PROPERTIES
 from deployer.convert import cfn_path
 from deployer.kinds import FLOW, cloud_schema, is_native
 from deployer.paths import KeyPath, format_path
-from deployer.plan import LiveIndex, PropertyChange, flow_path
+from deployer.plan_flows import flow_path
 from deployer.providers.cloudcontrol.resource import differences, leaf_differences
 from deployer.state import StackState
 
