@@ -23,13 +23,11 @@ import yaml
 from deployer import yamlfile
 from deployer.errors import Diagnostic, ManifestError, StackError
 from deployer.kinds import attribute_tree
-from deployer.manifest import OUTPUT_NAME, RESOURCE_NAME
+from deployer.manifest import OUTPUT_NAME, RESOURCE_NAME, TEMPLATE_FILES
 from deployer.paths import KeyPath, format_path
 from deployer.registry import type_schema
 from deployer.sources import Converted
 from deployer.yamlfile import YamlDoc
-
-TEMPLATE_FILES = ("template.yaml", "template.yml", "template.json")
 
 # What no stack can be made of (the README, "Converting a CloudFormation template"): each with why and what to do
 _REFUSED_TYPES: dict[str, tuple[str, str]] = {

@@ -550,6 +550,7 @@ def _finish(result: ApplyResult, events: _Events | None, human: TextIO) -> int:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
+    from deployer.manifest import TEMPLATE_FILES
     from deployer.sources import write_converted
 
     source: Path = args.source
@@ -557,16 +558,14 @@ def _run_convert(args: argparse.Namespace) -> int:
         from deployer.stackql import convert_stackql
 
         converted = convert_stackql(source)
-    else:
-        template = next((source / n for n in ("template.yaml", "template.yml", "template.json")
-                         if (source / n).is_file()), source) if source.is_dir() else source
-        if not template.is_file():
-            raise StackError(f"{source}: no CloudFormation template (template.yaml or template.json) and no "
-                             "stackql-deploy project (stackql_manifest.yml) here; pass the template file or the "
-                             "project directory")
+    elif source.is_file() or any((source / name).is_file() for name in TEMPLATE_FILES):
         from deployer.cfn_template import convert_template
 
-        converted = convert_template(template)
+        converted = convert_template(source)  # a template file, or the directory holding one
+    else:
+        raise StackError(f"{source}: no CloudFormation template ({', '.join(TEMPLATE_FILES)}) and no "
+                         "stackql-deploy project (stackql_manifest.yml) here; pass the template file or the project "
+                         "directory")
     for line in converted.report:
         print(f"Note: {line}", file=sys.stderr)
     if args.out is None:

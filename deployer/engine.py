@@ -54,7 +54,7 @@ from deployer.retry import RetryPolicy
 from deployer.secrets import SENSITIVE
 from deployer.state import Intent, ResourceState, StackState, StateRecorder, now
 from deployer.taint import sensitive_variables
-from deployer.validate import Desired, DesiredStack, desire, validate_stack
+from deployer.validate import Desired, DesiredStack, contains_unknown, desire, validate_stack
 
 
 @dataclass(frozen=True)
@@ -596,7 +596,7 @@ def recorded_outputs(context: StackContext, state: StackState, *, destroyed: boo
         value = values[spec.name]
         if value is None:
             continue  # not set in this environment (CloudFormation: an output whose Condition is false)
-        if isinstance(value, Unknown) or _holds_unknown(value):
+        if contains_unknown(value):
             if spec.name in state.outputs:
                 recorded[spec.name] = state.outputs[spec.name]
             continue
@@ -609,16 +609,6 @@ def recorded_outputs(context: StackContext, state: StackState, *, destroyed: boo
             entry["export"] = spec.export
         recorded[spec.name] = entry
     return recorded
-
-
-def _holds_unknown(value: Any) -> bool:
-    if isinstance(value, Unknown):
-        return True
-    if isinstance(value, dict):
-        return any(_holds_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_unknown(v) for v in value)
-    return False
 
 
 def blocked_message(plan: Plan) -> str:

@@ -100,7 +100,7 @@ class Desired:
 
     @property
     def has_unknowns(self) -> bool:
-        return _contains_unknown(self.request)
+        return contains_unknown(self.request)
 
     @property
     def credentials(self) -> Any:
@@ -376,13 +376,14 @@ def _duplicate_identifiers(desired: list[Desired]) -> list[Diagnostic]:
     return problems
 
 
-def _contains_unknown(value: Any) -> bool:
+def contains_unknown(value: Any) -> bool:
+    """Whether ``value`` is, or holds, a value known only after apply."""
     if isinstance(value, Unknown):
         return True
     if isinstance(value, dict):
-        return any(_contains_unknown(v) for v in value.values())
+        return any(contains_unknown(v) for v in value.values())
     if isinstance(value, list):
-        return any(_contains_unknown(v) for v in value)
+        return any(contains_unknown(v) for v in value)
     return False
 
 

@@ -31,7 +31,7 @@ from deployer.apimodel import check_value, without_nulls
 from deployer.emulator.appflow_door import ConnectorProfileDoor
 from deployer.emulator.derived import derive_attributes
 from deployer.emulator.knobs import CallStats, Clock, FaultSource, Knobs, TokenBucket
-from deployer.emulator.patch import PatchError, apply_patch, drop_at, model_parts, top_level_names, values_at
+from deployer.emulator.patch import PatchError, apply_patch, drop_at, model_parts, values_at
 from deployer.emulator.resources import (
     Failure,
     ResourceDoor,
@@ -44,6 +44,7 @@ from deployer.emulator.service import LOST_RESPONSE, ApiError, Call, KnobbedServ
 from deployer.emulator.store import Store
 from deployer.emulator.typeschemas import find_type_schema, model_violations
 from deployer.paths import format_path
+from deployer.providers.cloudcontrol.pointers import top_level_names
 
 if TYPE_CHECKING:
     from deployer.registry import TypeSchema

@@ -101,10 +101,6 @@ def model_parts(pointer: str) -> list[str]:
     return parts[1:] if parts[:1] == ["properties"] else parts
 
 
-def top_level_names(pointers: Any) -> list[str]:
-    return [parts[0] for parts in map(model_parts, pointers) if len(parts) == 1]
-
-
 def values_at(value: Any, pointer: str) -> list[Any]:
     """The values at a schema pointer (``*`` for every item of an array); none where it leads nowhere."""
     found = [value]
