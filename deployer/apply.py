@@ -173,10 +173,7 @@ class _Applier:
         if resumed is not None and (resumed.operation, resumed.identifier, resumed.region, resumed.applied) == (
                 operation, name, region, applied):
             token = resumed.client_token  # the same call an interrupted run made: AWS answers it once
-        self.recorder.begin(Intent(
-            resource=desired.name, operation=operation, identifier=name, region=region, client_token=token,
-            applied=applied, depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
-            prevent_destroy=desired.prevent_destroy, started=now(), type=FLOW))
+        self.recorder.begin(intent_of(desired, operation, name, token, applied))
         try:
             if operation == "create":
                 flows.create(region, desired.request, token)
@@ -196,13 +193,8 @@ class _Applier:
                                    code="ResourceNotFoundException", operation="DescribeFlow", resource=name)
         self.exports[desired.name] = dict(live.exports)
         verb = {Action.REPLACE: "replaced", Action.UPDATE: "updated"}.get(change.action, "created")
-        stamp = now()
         prior = change.prior if change.action is Action.UPDATE else None
-        self.recorder.record(ResourceState(
-            name=desired.name, type=FLOW, identifier=name, region=region, arn=live.arn, applied=applied,
-            credentials_fingerprint=None, exports=dict(live.exports), depends_on=tuple(sorted(desired.depends_on)),
-            retain=desired.spec.retain, prevent_destroy=desired.prevent_destroy,
-            created_at=prior.created_at if prior else stamp, updated_at=stamp), f"{verb} {name}")
+        self.recorder.record(record_of(desired, prior, name, live.arn, applied, dict(live.exports)), f"{verb} {name}")
         started = f"; {'started' if status == 'Active' else 'stopped'} it" if status else ""
         return f"{verb} {name}{started}"
 
@@ -212,13 +204,9 @@ class _Applier:
         live = self._write_cloud(desired, prior, change.live)
         self.exports[desired.name] = dict(live.exports)
         verb = {Action.REPLACE: "replaced", Action.UPDATE: "updated"}.get(change.action, "created")
-        stamp = now()
-        self.recorder.record(ResourceState(
-            name=desired.name, type=desired.type, identifier=live.identifier, region=desired.region or "",
-            arn=live.arn, applied=self.recorder.state.protect(desired.request), credentials_fingerprint=None,
-            exports=dict(live.exports), depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
-            prevent_destroy=desired.prevent_destroy, created_at=prior.created_at if prior else stamp,
-            updated_at=stamp), f"{verb} {live.identifier}")
+        self.recorder.record(record_of(desired, prior, live.identifier, live.arn,
+                                       self.recorder.state.protect(desired.request), dict(live.exports)),
+                             f"{verb} {live.identifier}")
         return f"{verb} {live.identifier}"
 
     def _write_cloud(self, desired: Desired, prior: ResourceState | None, found: Live | None) -> Live:
@@ -237,10 +225,7 @@ class _Applier:
                                                                                     applied)):
             token = resumed.client_token
         known = desired.identifier if isinstance(desired.identifier, str) else ""
-        intent = Intent(resource=desired.name, operation=operation, identifier=prior.identifier if prior else known,
-                        region=region, client_token=token, applied=applied,
-                        depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
-                        prevent_destroy=desired.prevent_destroy, started=now(), type=desired.type)
+        intent = intent_of(desired, operation, prior.identifier if prior else known, token, applied)
         self.recorder.begin(intent)
         noted = [intent]
 
@@ -284,12 +269,8 @@ class _Applier:
 
     def _send(self, desired: Desired, operation: str, token: str, applied: dict[str, Any],
               credentials: str | None) -> dict[str, Any]:
-        self.recorder.begin(Intent(
-            resource=desired.name, operation=operation, identifier=desired.request["connectorProfileName"],
-            region=desired.region or "", client_token=token, applied=applied, credentials_fingerprint=credentials,
-            depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
-            prevent_destroy=desired.prevent_destroy, started=now(),
-        ))
+        self.recorder.begin(intent_of(desired, operation, desired.request["connectorProfileName"], token, applied,
+                                      credentials))
         call = self.provider.update if operation == "update" else self.provider.create
         try:
             return call(desired.region or "", desired.request, token)
@@ -317,23 +298,30 @@ class _Applier:
 
     def _state_of(self, desired: Desired, change: Change, exports: dict[str, Any]) -> ResourceState:
         state = self.recorder.state
-        stamp = now()
-        kept = change.prior.created_at if change.prior and change.action is Action.UPDATE else stamp
-        return ResourceState(
-            name=desired.name,
-            type=desired.type,
-            identifier=desired.request["connectorProfileName"],
-            region=desired.region or "",
-            arn=str(exports.get("ConnectorProfileArn", "")),
-            applied=state.protect(without_credentials(desired.request)),
-            credentials_fingerprint=state.fingerprint(desired.credentials),
-            exports=exports,
-            depends_on=tuple(sorted(desired.depends_on)),
-            retain=desired.spec.retain,
-            prevent_destroy=desired.prevent_destroy,
-            created_at=kept,
-            updated_at=stamp,
-        )
+        return record_of(desired, change.prior if change.action is Action.UPDATE else None,
+                         desired.request["connectorProfileName"], str(exports.get("ConnectorProfileArn", "")),
+                         state.protect(without_credentials(desired.request)), exports,
+                         state.fingerprint(desired.credentials))
+
+
+def intent_of(desired: Desired, operation: str, identifier: str, token: str, applied: dict[str, Any],
+              credentials: str | None = None) -> Intent:
+    """The intent of a create or update of ``desired``, recorded before the call is made."""
+    return Intent(resource=desired.name, operation=operation, identifier=identifier, region=desired.region or "",
+                  client_token=token, applied=applied, credentials_fingerprint=credentials,
+                  depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
+                  prevent_destroy=desired.prevent_destroy, started=now(), type=desired.type)
+
+
+def record_of(desired: Desired, prior: ResourceState | None, identifier: str, arn: str, applied: dict[str, Any],
+              exports: dict[str, Any], credentials: str | None = None) -> ResourceState:
+    """The state record of ``desired`` once applied; an update (``prior``) keeps its creation time."""
+    stamp = now()
+    return ResourceState(name=desired.name, type=desired.type, identifier=identifier, region=desired.region or "",
+                         arn=arn, applied=applied, credentials_fingerprint=credentials, exports=exports,
+                         depends_on=tuple(sorted(desired.depends_on)), retain=desired.spec.retain,
+                         prevent_destroy=desired.prevent_destroy, created_at=prior.created_at if prior else stamp,
+                         updated_at=stamp)
 
 
 def patch_base(desired: Desired, prior: ResourceState, found: Live | None) -> dict[str, Any]:
